@@ -1,0 +1,169 @@
+"""The experiment configuration: one section per pipeline stage.
+
+Every section forbids unknown keys and validates ranges, so a typo in a YAML file fails with the
+field's dotted path instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(Section):
+    """Where the images come from and how they are split."""
+
+    source: Literal["digits", "cifar10", "npz", "imagefolder"] = "digits"
+    path: Path | None = Field(
+        default=None,
+        description="npz: a directory holding train.npz (and optionally val.npz/test.npz) or one "
+        ".npz file; imagefolder: the root of a class-per-folder tree; cifar10: download cache.",
+    )
+    url: str = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+    md5: str = "c58f30108f718f92721af3b95e74349a"
+    resolution: int = Field(default=32, ge=8, le=1024)
+    val_fraction: float = Field(default=0.1, gt=0.0, lt=1.0)
+    test_fraction: float = Field(default=0.1, gt=0.0, lt=1.0)
+    max_per_class: int | None = Field(default=None, ge=1)
+    seed: int = 0
+    output_dir: Path = Path("artifacts/data")
+
+    @model_validator(mode="after")
+    def _check(self) -> DataConfig:
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ValueError("val_fraction + test_fraction must leave some training data (< 1.0)")
+        if self.source in ("npz", "imagefolder") and self.path is None:
+            raise ValueError(f"data.path is required for source '{self.source}'")
+        return self
+
+
+class SpaceConfig(Section):
+    """Which search space (a name in configs/spaces or a YAML path)."""
+
+    name: str = "cifar"
+
+
+class SamplingConfig(Section):
+    """How subnets are drawn at each training step."""
+
+    strategy: Literal["uniform", "complexity", "performance"] = "performance"
+    num_random: int = Field(default=2, ge=0, description="uniform: random subnets besides max/min")
+    num_levels: int = Field(default=8, ge=1, le=64)
+    subnets_per_step: int = Field(default=3, ge=1, description="complexity: K subnets per level")
+    pool_size: int = Field(default=2000, ge=10, description="archs kept per FLOPs level")
+    bank_capacity_small: int = Field(default=150, ge=1)
+    bank_capacity_large: int = Field(default=50, ge=1)
+    exploit_prob_start: float = Field(default=0.2, ge=0.0, le=1.0)
+    exploit_prob_end: float = Field(default=0.95, ge=0.0, le=1.0)
+    explore_candidates: int = Field(default=4, ge=1)
+    explore_heuristic: Literal["max_flops", "min_flops", "random"] = "max_flops"
+    rescore_every: int = Field(default=200, ge=1, description="steps between bank re-scoring")
+    seed: int = 0
+
+
+class TrainingConfig(Section):
+    """Supernet training recipe."""
+
+    epochs: int = Field(default=2, ge=1)
+    batch_size: int = Field(default=128, ge=1)
+    lr: float = Field(default=2e-3, gt=0.0)
+    weight_decay: float = Field(default=0.05, ge=0.0)
+    optimizer: str = "adamw"
+    warmup_epochs: float = Field(default=0.0, ge=0.0)
+    label_smoothing: float = Field(default=0.1, ge=0.0, lt=1.0)
+    distillation: Literal["none", "kl", "alpha"] = "kl"
+    alpha_min: float = -1.0
+    alpha_max: float = 1.0
+    teacher: str | None = Field(default=None, description="checkpoint path or timm model name")
+    grad_clip: float | None = Field(default=1.0, gt=0.0)
+    mixup_alpha: float = Field(default=0.0, ge=0.0)
+    ema_decay: float | None = Field(default=None, gt=0.0, lt=1.0)
+    amp: bool = True
+    compile: bool = False
+    max_steps_per_epoch: int | None = Field(default=None, ge=1)
+    checkpoint_every_steps: int | None = Field(default=None, ge=1)
+    probes_per_level: int = Field(default=2, ge=0)
+    bn_calib_batches: int = Field(default=4, ge=1)
+    device: str = "auto"
+    seed: int = 0
+    output_dir: Path = Path("artifacts/supernet")
+
+
+class LatencyConfig(Section):
+    """Which devices get a latency table and how measurements are taken."""
+
+    devices: list[str] = Field(default_factory=lambda: ["torch-cpu-1t", "torch-cpu-2t", "onnx-cpu-1t"])
+    warmup: int = Field(default=5, ge=0)
+    repeats: int = Field(default=30, ge=3)
+    max_cv: float = Field(default=0.1, gt=0.0)
+    calibration_archs: int = Field(default=10, ge=0)
+    validate_archs: int = Field(default=50, ge=1)
+    seed: int = 0
+    output_dir: Path = Path("artifacts/latency")
+
+
+class SearchConfig(Section):
+    """Evolutionary search under per-device latency budgets."""
+
+    budgets_ms: dict[str, list[float]] = Field(
+        default_factory=dict, description="explicit budgets per device name"
+    )
+    budget_fractions: list[float] = Field(
+        default_factory=lambda: [0.25, 0.5, 0.75],
+        description="used for devices without explicit budgets: fractions of the way from the "
+        "fastest to the slowest subnet's predicted latency",
+    )
+    population: int = Field(default=50, ge=2)
+    generations: int = Field(default=40, ge=1)
+    parents: int = Field(default=10, ge=1)
+    mutations: int = Field(default=25, ge=0)
+    crossovers: int = Field(default=25, ge=0)
+    mutation_prob: float = Field(default=0.3, ge=0.0, le=1.0)
+    max_macs: int | None = Field(default=None, ge=1)
+    max_params: int | None = Field(default=None, ge=1)
+    calib_batches: int = Field(default=4, ge=1)
+    seed: int = 0
+    output_dir: Path = Path("artifacts/search")
+
+    @model_validator(mode="after")
+    def _check(self) -> SearchConfig:
+        if self.parents > self.population:
+            raise ValueError("search.parents must not exceed search.population")
+        if any(not 0.0 <= f <= 1.0 for f in self.budget_fractions):
+            raise ValueError("search.budget_fractions must lie in [0, 1]")
+        return self
+
+
+class TrackingConfig(Section):
+    """MLflow organisation (the server address comes from the environment, see Settings)."""
+
+    experiment: str = "elasticvit"
+    run_name: str | None = None
+
+
+class StorageConfig(Section):
+    """Where artifacts live locally and, optionally, on S3."""
+
+    artifacts_dir: Path = Path("artifacts")
+    s3_bucket: str | None = None
+    s3_prefix: str = "elasticvit"
+
+
+class ExperimentConfig(Section):
+    """The whole experiment: what a pipeline run is a function of."""
+
+    name: str = "quickstart"
+    data: DataConfig = DataConfig()
+    space: SpaceConfig = SpaceConfig()
+    training: TrainingConfig = TrainingConfig()
+    sampling: SamplingConfig = SamplingConfig()
+    latency: LatencyConfig = LatencyConfig()
+    search: SearchConfig = SearchConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    storage: StorageConfig = StorageConfig()

@@ -1,0 +1,1 @@
+"""Small shared helpers: atomic writes, stable hashing, seeded generators."""
