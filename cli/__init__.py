@@ -1,0 +1,1 @@
+"""The ``elasticvit`` command line: one subcommand per pipeline stage."""

@@ -1,0 +1,58 @@
+"""Entry point of the ``elasticvit`` command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from elasticvit.config import ConfigError, load_config, to_params_yaml
+
+app = typer.Typer(help="Train one ElasticViT supernet, then give every device its own fast subnet.", no_args_is_help=True)
+
+ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config name in configs/ or a YAML path (params.yaml works)")]
+OverrideOpt = Annotated[
+    list[str] | None, typer.Option("--set", "-s", help="override a field: section.key=value (repeatable)")
+]
+
+
+def _fail(exc: Exception) -> None:
+    typer.secho(str(exc), fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def params(config: ConfigOpt = "quickstart", overrides: OverrideOpt = None, out: Path = Path("params.yaml")) -> None:
+    """Validate a config and write it as DVC's params.yaml."""
+    try:
+        cfg = load_config(config, overrides)
+    except ConfigError as exc:
+        _fail(exc)
+    to_params_yaml(cfg, out)
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
+def prepare(config: ConfigOpt = "quickstart", overrides: OverrideOpt = None) -> None:
+    """Prepare the dataset splits (Prefect flow, recorded in MLflow)."""
+    try:
+        load_config(config, overrides)
+    except ConfigError as exc:
+        _fail(exc)
+    from flows.prepare import prepare_flow
+
+    typer.echo(json.dumps(prepare_flow(config, overrides or []), indent=2))
+
+
+@app.command()
+def run(config: ConfigOpt = "quickstart", overrides: OverrideOpt = None) -> None:
+    """Run the whole pipeline flow."""
+    try:
+        load_config(config, overrides)
+    except ConfigError as exc:
+        _fail(exc)
+    from flows.pipeline import pipeline
+
+    typer.echo(json.dumps(pipeline(config, overrides or []), indent=2, default=str))

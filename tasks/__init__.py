@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers that call the elasticvit library and record to MLflow."""

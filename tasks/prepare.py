@@ -1,0 +1,38 @@
+"""Prefect task for the ``prepare`` stage: build the dataset splits and record them in MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from prefect import task
+from prefect.context import TaskRunContext
+
+from elasticvit.config import ExperimentConfig
+from elasticvit.data import prepare_dataset
+from tasks.caching import output_guarded_key
+from tasks.tracking import log_flat_params, stage_run
+
+
+def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    cfg: ExperimentConfig = parameters["cfg"]
+    marker = Path(cfg.data.output_dir).resolve() / "manifest.json"
+    return output_guarded_key("prepare", cfg.data.model_dump(mode="json"), marker)
+
+
+@task(name="prepare-data", cache_key_fn=_cache_key, persist_result=True, retries=2, retry_delay_seconds=5)
+def prepare_data(cfg: ExperimentConfig, parent_run_id: str | None = None) -> dict[str, str]:
+    """Prepare the splits; return the data directory, its version and the MLflow run id."""
+    with stage_run(cfg, "prepare", parent_run_id=parent_run_id) as run:
+        manifest = prepare_dataset(cfg.data)
+        log_flat_params("data", cfg.data)
+        mlflow.log_dict(manifest.model_dump(mode="json"), "manifest.json")
+        for split, per_class in manifest.counts.items():
+            mlflow.log_metric(f"{split}_images", sum(per_class.values()))
+        mlflow.set_tag("data_version", manifest.version)
+    return {
+        "data_dir": str(Path(cfg.data.output_dir).resolve()),
+        "data_version": manifest.version,
+        "mlflow_run_id": run.info.run_id,
+    }

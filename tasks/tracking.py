@@ -1,0 +1,93 @@
+"""MLflow wiring shared by every task: one experiment per config, a run per stage, common tags."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import mlflow
+
+from elasticvit.config import ExperimentConfig, Settings
+from elasticvit.config.io import config_hash
+
+
+def configure_mlflow(cfg: ExperimentConfig, settings: Settings | None = None) -> str:
+    """Point MLflow at the configured server and experiment; return the experiment name."""
+    settings = settings or Settings()
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    if settings.s3_endpoint_url:
+        # MLflow's S3 artifact client reads the endpoint from this variable.
+        os.environ.setdefault("MLFLOW_S3_ENDPOINT_URL", settings.s3_endpoint_url)
+    experiment = cfg.tracking.experiment
+    mlflow.set_experiment(experiment)
+    return experiment
+
+
+def common_tags(cfg: ExperimentConfig, stage: str, extra: Mapping[str, Any] | None = None) -> dict[str, str]:
+    tags = {
+        "stage": stage,
+        "config_name": cfg.name,
+        "config_hash": config_hash(cfg),
+        "space": cfg.space.name,
+        "dataset": cfg.data.source,
+        "sampler": cfg.sampling.strategy,
+    }
+    commit = git_commit()
+    if commit:
+        tags["git_commit"] = commit
+    tags.update({k: str(v) for k, v in (extra or {}).items()})
+    return tags
+
+
+@contextlib.contextmanager
+def stage_run(
+    cfg: ExperimentConfig,
+    stage: str,
+    *,
+    parent_run_id: str | None = None,
+    run_name: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+) -> Iterator[mlflow.ActiveRun]:
+    """Open an MLflow run for one stage, nested under the pipeline run when one is given."""
+    configure_mlflow(cfg)
+    with mlflow.start_run(
+        run_name=run_name or stage,
+        parent_run_id=parent_run_id,
+        nested=parent_run_id is not None,
+        tags=common_tags(cfg, stage, tags),
+    ) as run:
+        yield run
+
+
+def log_flat_params(prefix: str, section: Any) -> None:
+    """Log a pydantic config section as ``prefix.field`` params (MLflow wants flat strings)."""
+    flat: dict[str, str] = {}
+    _flatten(prefix, section.model_dump(mode="json"), flat)
+    mlflow.log_params(flat)
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else key, item, out)
+    else:
+        out[prefix] = str(value)[:500]
