@@ -53,7 +53,11 @@ def prefect_service(state: Path, host: str = "127.0.0.1", port: int = 4200) -> S
 
 
 def mlflow_service(
-    state: Path, host: str = "127.0.0.1", port: int = 5000, artifacts: str | None = None
+    state: Path,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    artifacts: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> Service:
     db = (state / "mlflow" / "mlflow.db").resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -65,6 +69,7 @@ def mlflow_service(
             "--backend-store-uri", f"sqlite:///{db}", "--artifacts-destination", destination,
         ],
         health_url=f"http://{host}:{port}/health",
+        env=env or {},
     )
 
 
