@@ -56,3 +56,39 @@ def run(config: ConfigOpt = "quickstart", overrides: OverrideOpt = None) -> None
     from flows.pipeline import pipeline
 
     typer.echo(json.dumps(pipeline(config, overrides or []), indent=2, default=str))
+
+
+@app.command()
+def quickstart(
+    config: ConfigOpt = "quickstart",
+    overrides: OverrideOpt = None,
+    state_dir: Path = Path(".stack"),
+    prefect_port: int = 4200,
+    mlflow_port: int = 5000,
+) -> None:
+    """Start the local stack (Prefect + MLflow servers), run the pipeline, print a summary."""
+    import os
+
+    from infra.stack import mlflow_service, prefect_service, stack_env, start
+
+    try:
+        load_config(config, overrides)
+    except ConfigError as exc:
+        _fail(exc)
+    prefect_svc = prefect_service(state_dir, port=prefect_port)
+    mlflow_svc = mlflow_service(state_dir, port=mlflow_port)
+    for service in (prefect_svc, mlflow_svc):
+        start(service, state_dir)
+    env = stack_env(prefect_svc, mlflow_svc, None)
+    os.environ.update(env)
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.pipeline import pipeline
+    from flows.summary import render_summary
+
+    with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):
+        result = pipeline(config, overrides or [])
+    render_summary(result)
+    typer.echo(f"Prefect UI: {env['PREFECT_API_URL'].removesuffix('/api')}")
+    typer.echo(f"MLflow UI:  {env['ELASTICVIT_TRACKING_URI']}")
+    typer.echo(f"stop the servers with: python -m infra.stack down --state-dir {state_dir}")
