@@ -1,0 +1,232 @@
+"""Collecting a device's latency table: every distinct block, the call overhead, calibration.
+
+Collection is resumable: progress goes atomically to ``<table>.partial`` every few blocks, a
+restart skips what is already there (if it was measured for the same space, device and settings),
+and the table itself is only written once complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+from tqdm.auto import tqdm
+
+from elasticvit.config.experiment import LatencyConfig
+from elasticvit.latency.backends import Backend, get_backend
+from elasticvit.latency.correction import CalibrationPoint, fit_correction
+from elasticvit.latency.devices import DeviceSpec
+from elasticvit.latency.lut import (
+    BlockEntry,
+    LatencyTable,
+    LatencyTableError,
+    MeasureSettings,
+    PartialTable,
+    TableHeader,
+    load_partial,
+    make_header,
+)
+from elasticvit.latency.measure import Measurement, measure
+from elasticvit.model import Supernet
+from elasticvit.model.blocks import BlockSpec, arch_blocks, build_block, space_blocks
+from elasticvit.space import Arch, SearchSpace
+from elasticvit.utils.atomic import write_json
+
+log = logging.getLogger(__name__)
+
+SAVE_EVERY = 5
+"""Blocks measured between two writes of the partial file."""
+
+# Independent random streams (numpy SeedSequence entropy [seed, stream]) so calibration and
+# validation never draw the same archs from the same seed.
+CALIBRATION_STREAM = 1
+VALIDATION_STREAM = 2
+
+
+def collect_table(
+    space: SearchSpace,
+    device: DeviceSpec,
+    num_classes: int,
+    cfg: LatencyConfig,
+    path: str | os.PathLike[str],
+    progress: bool = True,
+) -> LatencyTable:
+    """Measure every block of ``space`` on ``device``, calibrate, and write the table to ``path``."""
+    path = Path(path)
+    partial_path = partial_path_for(path)
+    backend = get_backend(device)
+    settings = MeasureSettings(warmup=cfg.warmup, repeats=cfg.repeats, max_cv=cfg.max_cv)
+    header = make_header(space.name, space.hash, num_classes, device, settings, backend.versions())
+    state = _resume(partial_path, header)
+    specs = space_blocks(space, num_classes)
+    with backend.session():
+        if state.call_overhead is None:
+            state = state.model_copy(update={"call_overhead": measure_call_overhead(backend, cfg)})
+        state = _measure_blocks(backend, specs, state, cfg, partial_path, progress)
+        archs = calibration_archs(space, cfg.calibration_archs, cfg.seed)
+        state = _calibrate(backend, space, archs, state, cfg, partial_path, progress)
+    table = _finish(state, overhead_once=backend.call_overhead_once)
+    table.save(path)
+    partial_path.unlink(missing_ok=True)
+    return table
+
+
+def partial_path_for(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")
+
+
+def measure_call_overhead(backend: Backend, cfg: LatencyConfig) -> Measurement:
+    """The runtime's cost of one call that computes nothing (an identity model)."""
+    runner = backend.prepare(nn.Identity(), (backend.spec.batch_size, 1))
+    return measure(runner, cfg.warmup, max(cfg.repeats, 100), cfg.max_cv)
+
+
+def measure_arch(
+    backend: Backend,
+    supernet: Supernet,
+    space: SearchSpace,
+    arch: Arch,
+    num_classes: int,
+    cfg: LatencyConfig,
+) -> Measurement:
+    """End-to-end latency of the subnet ``arch`` extracted as a static model."""
+    first = arch_blocks(space, arch, num_classes)[0]
+    runner = backend.prepare(supernet.extract(arch), first.input_shape(backend.spec.batch_size))
+    return measure(runner, cfg.warmup, cfg.repeats, cfg.max_cv)
+
+
+def calibration_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
+    """The smallest and largest subnets (they pin the line's ends), then random distinct ones."""
+    fixed = [space.smallest(), space.largest()][: min(n, 2)]
+    return fixed + sample_archs(space, n - len(fixed), np.random.default_rng([seed, CALIBRATION_STREAM]), fixed)
+
+
+def sample_archs(
+    space: SearchSpace, n: int, rng: np.random.Generator, exclude: list[Arch] | None = None
+) -> list[Arch]:
+    """``n`` distinct random archs, none of them in ``exclude``."""
+    seen = {a.id for a in exclude or []}
+    archs: list[Arch] = []
+    for _ in range(100 * n + 100):
+        if len(archs) == n:
+            break
+        arch = space.sample(rng)
+        if arch.id not in seen:
+            seen.add(arch.id)
+            archs.append(arch)
+    if len(archs) < n:
+        raise ValueError(f"the space has fewer than {n} distinct archs to sample")
+    return archs
+
+
+def _resume(partial_path: Path, header: TableHeader) -> PartialTable:
+    """Continue from a partial file measured under the same conditions, else start afresh."""
+    fresh = PartialTable(**header.model_dump())
+    if not partial_path.exists():
+        return fresh
+    try:
+        old = load_partial(partial_path)
+    except LatencyTableError as exc:
+        log.warning("ignoring unreadable partial table %s: %s", partial_path, exc)
+        return fresh
+    if _conditions(old) != _conditions(header):
+        log.warning("ignoring partial table %s: measured under other conditions", partial_path)
+        return fresh
+    log.info("resuming from %s: %d blocks already measured", partial_path, len(old.entries))
+    # Keep the measurements, take the header (versions, host, date) of this run.
+    return fresh.model_copy(
+        update={"entries": old.entries, "call_overhead": old.call_overhead, "calibration": old.calibration}
+    )
+
+
+def _conditions(header: TableHeader) -> tuple[object, ...]:
+    return (
+        header.format_version,
+        header.space_hash,
+        header.num_classes,
+        header.device.measurement_fields(),
+        header.settings,
+    )
+
+
+def _measure_blocks(
+    backend: Backend,
+    specs: list[BlockSpec],
+    state: PartialTable,
+    cfg: LatencyConfig,
+    partial_path: Path,
+    progress: bool,
+) -> PartialTable:
+    entries = dict(state.entries)
+    todo = [s for s in specs if s.key not in entries]
+    batch = backend.spec.batch_size
+    bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=f"{backend.spec.name} blocks",
+               unit="block", disable=not progress)
+    with bar:
+        for i, spec in enumerate(todo, start=1):
+            shape = spec.input_shape(batch)
+            runner = backend.prepare(build_block(spec), shape)
+            entries[spec.key] = BlockEntry(
+                kind=spec.kind,
+                input_shape=list(shape),
+                config=spec.model_dump(mode="json"),
+                latency=measure(runner, cfg.warmup, cfg.repeats, cfg.max_cv),
+            )
+            bar.update()
+            if i % SAVE_EVERY == 0:
+                _save_partial(state.model_copy(update={"entries": entries}), partial_path)
+    state = state.model_copy(update={"entries": entries})
+    _save_partial(state, partial_path)
+    return state
+
+
+def _calibrate(
+    backend: Backend,
+    space: SearchSpace,
+    archs: list[Arch],
+    state: PartialTable,
+    cfg: LatencyConfig,
+    partial_path: Path,
+    progress: bool,
+) -> PartialTable:
+    points = list(state.calibration)
+    done = {p.arch_id for p in points}
+    todo = [a for a in archs if a.id not in done]
+    if not todo:
+        return state
+    supernet = Supernet(space, state.num_classes)
+    for arch in tqdm(todo, desc=f"{backend.spec.name} calibration", unit="arch", disable=not progress):
+        keys = [b.key for b in arch_blocks(space, arch, state.num_classes)]
+        points.append(
+            CalibrationPoint(
+                arch_id=arch.id,
+                blocks=len(keys),
+                block_sum_ms=float(sum(state.entries[k].latency.median_ms for k in keys)),
+                measured=measure_arch(backend, supernet, space, arch, state.num_classes, cfg),
+            )
+        )
+        state = state.model_copy(update={"calibration": points})
+        _save_partial(state, partial_path)
+    return state
+
+
+def _finish(state: PartialTable, overhead_once: bool) -> LatencyTable:
+    assert state.call_overhead is not None  # measured before any block
+    overhead = state.call_overhead.median_ms
+    per_block = overhead if overhead_once else 0.0
+    fields = state.model_dump(exclude={"entries", "call_overhead", "calibration"})
+    return LatencyTable(
+        **fields,
+        entries=state.entries,
+        call_overhead=state.call_overhead,
+        overhead_per_block_ms=per_block,
+        calibration=state.calibration,
+        correction=fit_correction(state.calibration, per_block, overhead),
+    )
+
+
+def _save_partial(state: PartialTable, partial_path: Path) -> None:
+    write_json(partial_path, state.model_dump(mode="json"))

@@ -1,0 +1,68 @@
+"""Target devices as data: one YAML file per device in ``configs/devices/``.
+
+A device is not only hardware: the same CPU under PyTorch eager on one thread, on two threads, or
+under ONNX Runtime ranks blocks differently, so each combination is its own device with its own
+latency table.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+DEVICE_DIR = Path(__file__).resolve().parents[2] / "configs" / "devices"
+
+
+class DeviceError(ValueError):
+    """A device file is missing or invalid; the message names the file and the field."""
+
+
+class DeviceSpec(BaseModel):
+    """What a latency table was measured on, and how.
+
+    ``backend`` names a registered runtime backend (see ``elasticvit.latency.backends``);
+    ``device`` is the backend's own device string (``cpu``, ``cuda``, ``cuda:1``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    backend: str
+    device: str = "cpu"
+    threads: int = Field(default=1, ge=1)
+    batch_size: int = Field(default=1, ge=1)
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    hardware: str = Field(default="", description="free text: CPU/GPU model, OS, power mode")
+
+    def measurement_fields(self) -> dict[str, object]:
+        """Everything that changes a measurement (all fields except the free-text description)."""
+        return self.model_dump(exclude={"hardware"})
+
+
+def load_device(name_or_path: str | os.PathLike[str]) -> DeviceSpec:
+    """A device from a YAML path, or by name from ``configs/devices/<name>.yaml``."""
+    path = Path(name_or_path)
+    by_name = not path.exists()
+    if by_name:
+        path = DEVICE_DIR / f"{name_or_path}.yaml"
+    if not path.exists():
+        known = ", ".join(list_devices()) or "none"
+        raise DeviceError(f"unknown device '{name_or_path}' (known: {known}; or give a YAML path)")
+    try:
+        spec = DeviceSpec.model_validate(yaml.safe_load(path.read_text()))
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise DeviceError(f"{path}: invalid device spec: {exc}") from exc
+    # Tables and artifacts are filed under the device name: a file whose name disagrees with its
+    # content would put one device's measurements under another's name.
+    if by_name and spec.name != path.stem:
+        raise DeviceError(f"{path}: declares name '{spec.name}', expected '{path.stem}'")
+    return spec
+
+
+def list_devices() -> list[str]:
+    """Names of the devices shipped in ``configs/devices/``."""
+    return sorted(p.stem for p in DEVICE_DIR.glob("*.yaml"))

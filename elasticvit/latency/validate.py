@@ -1,0 +1,107 @@
+"""Validating a predictor against end-to-end measurements of random subnets on its device."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from tqdm.auto import tqdm
+
+from elasticvit.config.experiment import LatencyConfig
+from elasticvit.latency.backends import get_backend
+from elasticvit.latency.collect import VALIDATION_STREAM, measure_arch, sample_archs
+from elasticvit.latency.devices import DeviceSpec
+from elasticvit.latency.predictor import LatencyPredictor
+from elasticvit.model import Supernet
+from elasticvit.space import SearchSpace
+from elasticvit.utils.atomic import write_json
+
+TOLERANCE = 0.10
+"""A prediction counts as accurate within this relative error of the measured latency."""
+
+
+class ValidationPoint(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    arch_id: str
+    predicted_ms: float
+    measured_ms: float = Field(description="median of the outlier-trimmed samples")
+    measured_cv: float
+
+
+class ValidationReport(BaseModel):
+    """How well one device's predictor matches measured end-to-end latency."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    device: str
+    space: str
+    space_hash: str
+    n: int = Field(ge=1)
+    within_10pct: float = Field(ge=0.0, le=1.0, description="share with |pred - meas| <= 10 % meas")
+    rmse_ms: float = Field(ge=0.0)
+    mean_abs_rel_error: float = Field(ge=0.0)
+    max_abs_rel_error: float = Field(ge=0.0)
+    measure_s: float = Field(ge=0.0, description="wall time of the end-to-end measurements")
+    points: list[ValidationPoint]
+
+    @classmethod
+    def from_points(
+        cls, points: list[ValidationPoint], device: str, space: str, space_hash: str, measure_s: float
+    ) -> ValidationReport:
+        predicted = np.array([p.predicted_ms for p in points])
+        measured = np.array([p.measured_ms for p in points])
+        rel = np.abs(predicted - measured) / measured
+        return cls(
+            device=device,
+            space=space,
+            space_hash=space_hash,
+            n=len(points),
+            within_10pct=float(np.mean(rel <= TOLERANCE)),
+            rmse_ms=float(np.sqrt(np.mean((predicted - measured) ** 2))),
+            mean_abs_rel_error=float(rel.mean()),
+            max_abs_rel_error=float(rel.max()),
+            measure_s=measure_s,
+            points=points,
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        return write_json(path, self.model_dump(mode="json"))
+
+
+def validate_predictor(
+    space: SearchSpace,
+    predictor: LatencyPredictor,
+    device: DeviceSpec,
+    cfg: LatencyConfig,
+    n: int | None = None,
+    progress: bool = True,
+) -> ValidationReport:
+    """Measure ``n`` random subnets (default ``cfg.validate_archs``) on ``device`` and compare.
+
+    The archs come from a random stream independent of the calibration archs, so the correction
+    is judged on subnets it was not fitted to.
+    """
+    table = predictor.table
+    table.check(space.hash, device)
+    archs = sample_archs(space, n or cfg.validate_archs, np.random.default_rng([cfg.seed, VALIDATION_STREAM]))
+    backend = get_backend(device)
+    supernet = Supernet(space, table.num_classes)
+    points = []
+    start = time.perf_counter()
+    with backend.session():
+        for arch in tqdm(archs, desc=f"{device.name} validation", unit="arch", disable=not progress):
+            measured = measure_arch(backend, supernet, space, arch, table.num_classes, cfg)
+            points.append(
+                ValidationPoint(
+                    arch_id=arch.id,
+                    predicted_ms=predictor.predict(arch),
+                    measured_ms=measured.median_ms,
+                    measured_cv=measured.cv,
+                )
+            )
+    elapsed = time.perf_counter() - start
+    return ValidationReport.from_points(points, device.name, table.space, table.space_hash, elapsed)
