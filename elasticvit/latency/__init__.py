@@ -14,6 +14,7 @@ from elasticvit.latency.lut import (
     LatencyTableError,
     MissingBlockError,
     TableMismatchError,
+    table_path,
 )
 from elasticvit.latency.measure import Measurement, measure
 from elasticvit.latency.plots import scatter_plot
@@ -44,5 +45,6 @@ __all__ = [
     "measure_arch",
     "register_backend",
     "scatter_plot",
+    "table_path",
     "validate_predictor",
 ]

@@ -187,3 +187,8 @@ def _load(cls: type[Any], path: str | os.PathLike[str]) -> Any:
         )
     return table
 
+
+
+def table_path(output_dir: str | os.PathLike[str], device: str) -> Path:
+    """Where a device's table lives: ``<latency.output_dir>/<device>/table.json``."""
+    return Path(output_dir) / device / "table.json"

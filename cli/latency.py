@@ -1,0 +1,108 @@
+"""``elasticvit latency``: collect a device's block latency table, validate its predictor.
+
+The library is imported inside the commands so that ``elasticvit --help`` does not load torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from elasticvit.config import ConfigError, load_config
+
+app = typer.Typer(help="Per-device latency tables and predictor validation.", no_args_is_help=True)
+
+ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config name in configs/ or a YAML path")]
+OverrideOpt = Annotated[
+    list[str] | None, typer.Option("--set", "-s", help="override a field: section.key=value (repeatable)")
+]
+SpaceOpt = Annotated[
+    str | None, typer.Option("--space", help="search space name or YAML path (default: the config's)")
+]
+ClassesOpt = Annotated[int, typer.Option("--num-classes", min=1, help="classes of the head block")]
+ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="show progress bars")]
+
+
+@app.command()
+def collect(
+    device: Annotated[str, typer.Option("--device", "-d", help="name in configs/devices or a YAML path")],
+    config: ConfigOpt = "quickstart",
+    overrides: OverrideOpt = None,
+    space: SpaceOpt = None,
+    num_classes: ClassesOpt = 10,
+    output: Annotated[
+        Path | None, typer.Option(help="table path (default: <latency.output_dir>/<device>/table.json)")
+    ] = None,
+    progress: ProgressOpt = True,
+) -> None:
+    """Measure every block of the space on DEVICE and write its latency table (resumable)."""
+    with _user_errors():
+        from elasticvit.latency import collect_table, load_device, table_path
+        from elasticvit.space import load_space
+
+        cfg = load_config(config, overrides)
+        spec = load_device(device)
+        path = output or table_path(cfg.latency.output_dir, spec.name)
+        search_space = load_space(space or cfg.space.name)
+        table = collect_table(search_space, spec, num_classes, cfg.latency, path, progress)
+    c = table.correction
+    typer.echo(
+        f"{spec.name}: {len(table.entries)} blocks; correction {c.scale:.3f} x block sum "
+        f"+ {c.offset_ms:.4f} ms from {c.points} archs -> {path}"
+    )
+
+
+@app.command()
+def validate(
+    devices: Annotated[
+        list[str] | None, typer.Option("--device", "-d", help="repeatable (default: latency.devices)")
+    ] = None,
+    config: ConfigOpt = "quickstart",
+    overrides: OverrideOpt = None,
+    space: SpaceOpt = None,
+    n: Annotated[
+        int | None, typer.Option("--n", min=1, help="subnets to measure (default: latency.validate_archs)")
+    ] = None,
+    progress: ProgressOpt = True,
+) -> None:
+    """Measure random subnets end to end, compare with the prediction, write report and plot."""
+    with _user_errors():
+        from elasticvit.latency import (
+            LatencyPredictor,
+            LatencyTable,
+            load_device,
+            scatter_plot,
+            table_path,
+            validate_predictor,
+        )
+        from elasticvit.space import load_space
+
+        cfg = load_config(config, overrides)
+        search_space = load_space(space or cfg.space.name)
+        for name in devices or cfg.latency.devices:
+            spec = load_device(name)
+            path = table_path(cfg.latency.output_dir, spec.name)
+            predictor = LatencyPredictor.from_table(LatencyTable.load(path), search_space)
+            report = validate_predictor(search_space, predictor, spec, cfg.latency, n, progress)
+            report.save(path.with_name("validation.json"))
+            scatter_plot(report, path.with_name("validation.png"))
+            typer.echo(
+                f"{spec.name}: {report.within_10pct:.1%} within ±10 %, RMSE {report.rmse_ms:.4f} ms "
+                f"(n={report.n}) -> {path.with_name('validation.json')}"
+            )
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """Report a bad config, device, backend or table as one red line and exit code 2."""
+    from elasticvit.latency import BackendError, DeviceError, LatencyTableError
+
+    try:
+        yield
+    except (ConfigError, DeviceError, BackendError, LatencyTableError) as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from exc
