@@ -16,7 +16,7 @@ from elasticvit.latency.lut import (
     TableMismatchError,
     table_path,
 )
-from elasticvit.latency.measure import Measurement, measure
+from elasticvit.latency.measure import Measurement
 from elasticvit.latency.plots import scatter_plot
 from elasticvit.latency.predictor import LatencyPredictor
 from elasticvit.latency.validate import ValidationReport, validate_predictor
@@ -41,7 +41,6 @@ __all__ = [
     "get_backend",
     "list_devices",
     "load_device",
-    "measure",
     "measure_arch",
     "register_backend",
     "scatter_plot",

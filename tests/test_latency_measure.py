@@ -1,0 +1,125 @@
+"""Timing statistics, device specs, the backend registry and the correction fit (no supernet)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from elasticvit.latency import measure as measure_mod
+from elasticvit.latency.backends import BackendError, available_backends, get_backend, register_backend
+from elasticvit.latency.backends.base import Backend
+from elasticvit.latency.correction import CalibrationPoint, fit_correction
+from elasticvit.latency.devices import DeviceError, DeviceSpec, list_devices, load_device
+from elasticvit.latency.measure import Measurement, measure, summarize
+
+
+def test_summarize_trims_preemption_outliers() -> None:
+    rng = np.random.default_rng(0)
+    samples = np.concatenate([rng.normal(1.0, 0.01, 97), [5.0, 8.0, 12.0]])
+    m = summarize(samples)
+    assert m.trimmed == 3 and m.count == 97
+    assert abs(m.median_ms - 1.0) < 0.01
+    assert m.cv < 0.02
+    assert m.min_ms <= m.median_ms <= max(samples[:97])
+
+
+def test_measure_remeasures_noisy_rounds_and_keeps_the_calmest(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(1)
+    rounds = iter([rng.uniform(1.0, 2.0, 30), rng.normal(1.0, 0.001, 30), rng.uniform(1.0, 2.0, 30)])
+    calls = []
+
+    def fake_time_calls(runner, warmup, repeats):  # type: ignore[no-untyped-def]
+        calls.append(repeats)
+        return next(rounds)
+
+    monkeypatch.setattr(measure_mod, "time_calls", fake_time_calls)
+    m = measure(lambda: None, warmup=0, repeats=30, max_cv=0.05)
+    assert len(calls) == 2  # stopped once a round was calm enough
+    assert m.attempts == 2 and m.cv < 0.05 and abs(m.median_ms - 1.0) < 0.01
+
+
+def test_measure_times_a_real_runner() -> None:
+    m = measure(lambda: sum(range(1000)), warmup=1, repeats=5, max_cv=10.0)
+    assert isinstance(m, Measurement) and m.count >= 1 and m.median_ms > 0
+
+
+def test_shipped_devices_load() -> None:
+    names = list_devices()
+    assert {"torch-cpu-1t", "torch-cpu-2t", "onnx-cpu-1t"} <= set(names)
+    for name in names:
+        spec = load_device(name)
+        assert spec.name == name and spec.backend in available_backends()
+
+
+def test_device_errors_are_clear(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(DeviceError, match="unknown device 'no-such-device'"):
+        load_device("no-such-device")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nbackend: torch-eager\nthreads: 0\n")
+    with pytest.raises(DeviceError, match="threads"):
+        load_device(bad)
+
+
+def test_unknown_backend_fails() -> None:
+    with pytest.raises(BackendError, match="unknown backend 'tflite'"):
+        get_backend(DeviceSpec(name="phone", backend="tflite"))
+
+
+def test_a_new_backend_plugs_in_by_name() -> None:
+    @register_backend("test-null")
+    class NullBackend(Backend):
+        def prepare(self, module: nn.Module, input_shape: tuple[int, ...]):  # type: ignore[no-untyped-def]
+            return lambda: None
+
+        def versions(self) -> dict[str, str]:
+            return {}
+
+    backend = get_backend(DeviceSpec(name="null", backend="test-null"))
+    assert isinstance(backend, NullBackend) and "test-null" in available_backends()
+
+
+@pytest.mark.parametrize("device", ["torch-cpu-1t", "torch-cpu-2t", "onnx-cpu-1t"])
+def test_backends_run_a_module_and_restore_threads(device: str) -> None:
+    before = torch.get_num_threads()
+    backend = get_backend(load_device(device))
+    module = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.GELU())
+    with backend.session():
+        runner = backend.prepare(module, (1, 3, 16, 16))
+        runner()
+    assert torch.get_num_threads() == before
+    assert backend.versions()["torch"] == torch.__version__
+
+
+def test_torch_backend_refuses_cuda_without_a_gpu() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    backend = get_backend(DeviceSpec(name="gpu", backend="torch-eager", device="cuda"))
+    with pytest.raises(BackendError, match="CUDA"):
+        with backend.session():
+            pass
+
+
+def _point(block_sum: float, blocks: int, measured: float) -> CalibrationPoint:
+    m = Measurement(count=3, trimmed=0, attempts=1, median_ms=measured, mean_ms=measured, std_ms=0.0,
+                    min_ms=measured, cv=0.0)
+    return CalibrationPoint(arch_id=f"a{block_sum}", blocks=blocks, block_sum_ms=block_sum, measured=m)
+
+
+def test_correction_recovers_scale_and_offset() -> None:
+    # measured = 0.9 * (sum - 0.01 * blocks) + 0.05
+    points = [_point(s, b, 0.9 * (s - 0.01 * b) + 0.05) for s, b in [(1.0, 10), (2.0, 14), (4.0, 20)]]
+    c = fit_correction(points, per_block_overhead_ms=0.01, call_overhead_ms=0.01)
+    assert c.scale == pytest.approx(0.9) and c.offset_ms == pytest.approx(0.05)
+    assert c.points == 3 and c.fit_within_10pct == 1.0
+
+
+def test_correction_without_points_adds_one_call() -> None:
+    c = fit_correction([], per_block_overhead_ms=0.01, call_overhead_ms=0.01)
+    assert (c.scale, c.offset_ms, c.points) == (1.0, 0.01, 0)
+
+
+def test_correction_with_one_point_fits_the_scale_only() -> None:
+    c = fit_correction([_point(2.0, 10, 2.2)], per_block_overhead_ms=0.0, call_overhead_ms=0.2)
+    assert c.offset_ms == 0.2 and c.scale == pytest.approx(1.0)
