@@ -44,6 +44,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def prefect_service(state: Path, host: str = "127.0.0.1", port: int = 4200) -> Service:
     home = state / "prefect"
+    home.mkdir(parents=True, exist_ok=True)
     return Service(
         name="prefect",
         argv=[str(BIN / "prefect"), "server", "start", "--host", host, "--port", str(port)],
