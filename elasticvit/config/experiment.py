@@ -66,6 +66,12 @@ class SamplingConfig(Section):
     rescore_every: int = Field(default=200, ge=1, description="steps between bank re-scoring")
     seed: int = 0
 
+    @model_validator(mode="after")
+    def _check(self) -> SamplingConfig:
+        if self.exploit_prob_start > self.exploit_prob_end:
+            raise ValueError("sampling.exploit_prob_start must not exceed exploit_prob_end (it ramps up)")
+        return self
+
 
 class TrainingConfig(Section):
     """Supernet training recipe."""
@@ -80,6 +86,7 @@ class TrainingConfig(Section):
     distillation: Literal["none", "kl", "alpha"] = "kl"
     alpha_min: float = -1.0
     alpha_max: float = 1.0
+    drop_path: float = Field(default=0.0, ge=0.0, lt=1.0)
     teacher: str | None = Field(default=None, description="checkpoint path or timm model name")
     grad_clip: float | None = Field(default=1.0, gt=0.0)
     mixup_alpha: float = Field(default=0.0, ge=0.0)
@@ -93,6 +100,14 @@ class TrainingConfig(Section):
     device: str = "auto"
     seed: int = 0
     output_dir: Path = Path("artifacts/supernet")
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainingConfig:
+        if self.alpha_min > self.alpha_max:
+            raise ValueError("training.alpha_min must not exceed training.alpha_max")
+        if self.warmup_epochs >= self.epochs:
+            raise ValueError("training.warmup_epochs must be shorter than training.epochs")
+        return self
 
 
 class LatencyConfig(Section):
