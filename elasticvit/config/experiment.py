@@ -155,6 +155,31 @@ class SearchConfig(Section):
         return self
 
 
+class BaselinesConfig(Section):
+    """Plain timm models trained on the same data and measured on the same devices, for comparison."""
+
+    models: list[str] = Field(
+        default_factory=lambda: ["resnet18", "mobilenetv3_small_100", "mobilenetv3_large_100"],
+        description="timm model names, created with no pretrained weights",
+    )
+    checkpoints: dict[str, Path] = Field(
+        default_factory=dict, description="optional initial weights per model name (a state dict)"
+    )
+    budget: Literal["epochs", "minutes", "same_as_supernet"] = "epochs"
+    epochs: int | None = Field(default=None, ge=1, description="budget=epochs (default: training.epochs)")
+    minutes: float | None = Field(default=None, gt=0.0, description="budget=minutes: training wall time")
+    output_dir: Path = Path("artifacts/baselines")
+
+    @model_validator(mode="after")
+    def _check(self) -> BaselinesConfig:
+        if self.budget == "minutes" and self.minutes is None:
+            raise ValueError("baselines.minutes is required when baselines.budget is 'minutes'")
+        unknown = sorted(set(self.checkpoints) - set(self.models))
+        if unknown:
+            raise ValueError(f"baselines.checkpoints names models not in baselines.models: {unknown}")
+        return self
+
+
 class TrackingConfig(Section):
     """MLflow organisation (the server address comes from the environment, see Settings)."""
 
@@ -180,5 +205,6 @@ class ExperimentConfig(Section):
     sampling: SamplingConfig = SamplingConfig()
     latency: LatencyConfig = LatencyConfig()
     search: SearchConfig = SearchConfig()
+    baselines: BaselinesConfig = BaselinesConfig()
     tracking: TrackingConfig = TrackingConfig()
     storage: StorageConfig = StorageConfig()
