@@ -116,6 +116,10 @@ class LatencyConfig(Section):
     devices: list[str] = Field(default_factory=lambda: ["torch-cpu-1t", "torch-cpu-2t", "onnx-cpu-1t"])
     warmup: int = Field(default=5, ge=0)
     repeats: int = Field(default=30, ge=3)
+    min_time_s: float = Field(
+        default=0.05, ge=0.0, description="least timed wall time per measurement: fast blocks get "
+        "more than `repeats` calls, so one scheduler hiccup cannot cover all their samples"
+    )
     max_cv: float = Field(default=0.1, gt=0.0)
     calibration_archs: int = Field(default=10, ge=0)
     validate_archs: int = Field(default=50, ge=1)

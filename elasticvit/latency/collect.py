@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from elasticvit.config.experiment import LatencyConfig
-from elasticvit.latency.backends import Backend, get_backend
+from elasticvit.latency.backends import Backend, Runner, get_backend
 from elasticvit.latency.correction import CalibrationPoint, fit_correction
 from elasticvit.latency.devices import DeviceSpec
 from elasticvit.latency.lut import (
@@ -58,17 +59,20 @@ def collect_table(
     path = Path(path)
     partial_path = partial_path_for(path)
     backend = get_backend(device)
-    settings = MeasureSettings(warmup=cfg.warmup, repeats=cfg.repeats, max_cv=cfg.max_cv)
+    settings = MeasureSettings(
+        warmup=cfg.warmup, repeats=cfg.repeats, min_time_s=cfg.min_time_s, max_cv=cfg.max_cv
+    )
     header = make_header(space.name, space.hash, num_classes, device, settings, backend.versions())
     state = _resume(partial_path, header)
+    writer = _PartialWriter(partial_path, already_s=state.collect_s)
     specs = space_blocks(space, num_classes)
     with backend.session():
         if state.call_overhead is None:
             state = state.model_copy(update={"call_overhead": measure_call_overhead(backend, cfg)})
-        state = _measure_blocks(backend, specs, state, cfg, partial_path, progress)
+        state = _measure_blocks(backend, specs, state, cfg, writer, progress)
         archs = calibration_archs(space, cfg.calibration_archs, cfg.seed)
-        state = _calibrate(backend, space, archs, state, cfg, partial_path, progress)
-    table = _finish(state, overhead_once=backend.call_overhead_once)
+        state = _calibrate(backend, space, archs, state, cfg, writer, progress)
+    table = _finish(writer.stamp(state), overhead_once=backend.call_overhead_once)
     table.save(path)
     partial_path.unlink(missing_ok=True)
     return table
@@ -81,7 +85,7 @@ def partial_path_for(path: Path) -> Path:
 def measure_call_overhead(backend: Backend, cfg: LatencyConfig) -> Measurement:
     """The runtime's cost of one call that computes nothing (an identity model)."""
     runner = backend.prepare(nn.Identity(), (backend.spec.batch_size, 1))
-    return measure(runner, cfg.warmup, max(cfg.repeats, 100), cfg.max_cv)
+    return measure_runner(runner, cfg)
 
 
 def measure_arch(
@@ -95,7 +99,11 @@ def measure_arch(
     """End-to-end latency of the subnet ``arch`` extracted as a static model."""
     first = arch_blocks(space, arch, num_classes)[0]
     runner = backend.prepare(supernet.extract(arch), first.input_shape(backend.spec.batch_size))
-    return measure(runner, cfg.warmup, cfg.repeats, cfg.max_cv)
+    return measure_runner(runner, cfg)
+
+
+def measure_runner(runner: Runner, cfg: LatencyConfig) -> Measurement:
+    return measure(runner, cfg.warmup, cfg.repeats, cfg.max_cv, cfg.min_time_s)
 
 
 def calibration_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
@@ -137,9 +145,8 @@ def _resume(partial_path: Path, header: TableHeader) -> PartialTable:
         return fresh
     log.info("resuming from %s: %d blocks already measured", partial_path, len(old.entries))
     # Keep the measurements, take the header (versions, host, date) of this run.
-    return fresh.model_copy(
-        update={"entries": old.entries, "call_overhead": old.call_overhead, "calibration": old.calibration}
-    )
+    kept = {"entries", "call_overhead", "calibration", "collect_s"}
+    return fresh.model_copy(update={k: getattr(old, k) for k in kept})
 
 
 def _conditions(header: TableHeader) -> tuple[object, ...]:
@@ -157,7 +164,7 @@ def _measure_blocks(
     specs: list[BlockSpec],
     state: PartialTable,
     cfg: LatencyConfig,
-    partial_path: Path,
+    writer: _PartialWriter,
     progress: bool,
 ) -> PartialTable:
     entries = dict(state.entries)
@@ -173,14 +180,12 @@ def _measure_blocks(
                 kind=spec.kind,
                 input_shape=list(shape),
                 config=spec.model_dump(mode="json"),
-                latency=measure(runner, cfg.warmup, cfg.repeats, cfg.max_cv),
+                latency=measure_runner(runner, cfg),
             )
             bar.update()
             if i % SAVE_EVERY == 0:
-                _save_partial(state.model_copy(update={"entries": entries}), partial_path)
-    state = state.model_copy(update={"entries": entries})
-    _save_partial(state, partial_path)
-    return state
+                writer.save(state.model_copy(update={"entries": entries}))
+    return writer.save(state.model_copy(update={"entries": entries}))
 
 
 def _calibrate(
@@ -189,7 +194,7 @@ def _calibrate(
     archs: list[Arch],
     state: PartialTable,
     cfg: LatencyConfig,
-    partial_path: Path,
+    writer: _PartialWriter,
     progress: bool,
 ) -> PartialTable:
     points = list(state.calibration)
@@ -208,8 +213,7 @@ def _calibrate(
                 measured=measure_arch(backend, supernet, space, arch, state.num_classes, cfg),
             )
         )
-        state = state.model_copy(update={"calibration": points})
-        _save_partial(state, partial_path)
+        state = writer.save(state.model_copy(update={"calibration": list(points)}))
     return state
 
 
@@ -228,5 +232,17 @@ def _finish(state: PartialTable, overhead_once: bool) -> LatencyTable:
     )
 
 
-def _save_partial(state: PartialTable, partial_path: Path) -> None:
-    write_json(partial_path, state.model_dump(mode="json"))
+class _PartialWriter:
+    """Writes progress atomically, stamped with the collection time so far (over resumed runs)."""
+
+    def __init__(self, path: Path, already_s: float) -> None:
+        self.path = path
+        self._start = time.perf_counter() - already_s
+
+    def stamp(self, state: PartialTable) -> PartialTable:
+        return state.model_copy(update={"collect_s": time.perf_counter() - self._start})
+
+    def save(self, state: PartialTable) -> PartialTable:
+        state = self.stamp(state)
+        write_json(self.path, state.model_dump(mode="json"))
+        return state

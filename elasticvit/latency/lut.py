@@ -46,6 +46,7 @@ class MeasureSettings(BaseModel):
 
     warmup: int = Field(ge=0)
     repeats: int = Field(ge=1)
+    min_time_s: float = Field(ge=0.0)
     max_cv: float = Field(gt=0.0)
 
 
@@ -100,6 +101,7 @@ class PartialTable(TableHeader):
     entries: dict[str, BlockEntry] = Field(default_factory=dict)
     call_overhead: Measurement | None = None
     calibration: list[CalibrationPoint] = Field(default_factory=list)
+    collect_s: float = Field(default=0.0, ge=0.0, description="collection wall time so far")
 
 
 class LatencyTable(TableHeader):
@@ -113,6 +115,7 @@ class LatencyTable(TableHeader):
     )
     calibration: list[CalibrationPoint]
     correction: Correction
+    collect_s: float = Field(ge=0.0, description="collection wall time, summed over resumed runs")
 
     def latency_ms(self, key: str) -> float:
         """The median latency of one block; a missing key is an error, never a zero."""

@@ -22,6 +22,7 @@ OUTLIER_SIGMAS = 3.0
 # Timer resolution and run-to-run jitter make a zero MAD meaningless; never trim closer than this.
 MIN_RELATIVE_SPREAD = 0.02
 MAX_ATTEMPTS = 3
+MAX_SAMPLES = 10_000
 
 
 class Measurement(BaseModel):
@@ -40,7 +41,12 @@ class Measurement(BaseModel):
 
 
 def measure(
-    runner: Runner, warmup: int, repeats: int, max_cv: float, max_attempts: int = MAX_ATTEMPTS
+    runner: Runner,
+    warmup: int,
+    repeats: int,
+    max_cv: float,
+    min_time_s: float = 0.0,
+    max_attempts: int = MAX_ATTEMPTS,
 ) -> Measurement:
     """Time ``runner``; if the coefficient of variation exceeds ``max_cv``, measure again.
 
@@ -49,7 +55,7 @@ def measure(
     """
     best: Measurement | None = None
     for attempt in range(1, max_attempts + 1):
-        current = summarize(time_calls(runner, warmup, repeats))
+        current = summarize(time_calls(runner, warmup, repeats, min_time_s))
         if best is None or current.cv < best.cv:
             best = current
         if best.cv <= max_cv:
@@ -58,23 +64,27 @@ def measure(
     return best.model_copy(update={"attempts": attempt})
 
 
-def time_calls(runner: Runner, warmup: int, repeats: int) -> np.ndarray:
-    """Wall-clock milliseconds of ``repeats`` calls after ``warmup`` untimed calls."""
+def time_calls(runner: Runner, warmup: int, repeats: int, min_time_s: float = 0.0) -> np.ndarray:
+    """Milliseconds of each timed call after ``warmup`` untimed ones.
+
+    At least ``repeats`` calls, and more until ``min_time_s`` has passed (at most ``MAX_SAMPLES``).
+    """
     for _ in range(warmup):
         runner()
-    samples = np.empty(repeats, dtype=np.float64)
+    samples: list[int] = []
+    deadline = time.perf_counter_ns() + int(min_time_s * 1e9)
     # A garbage-collection pause inside a timed call would be charged to the block.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for i in range(repeats):
+        while len(samples) < repeats or (time.perf_counter_ns() < deadline and len(samples) < MAX_SAMPLES):
             start = time.perf_counter_ns()
             runner()
-            samples[i] = time.perf_counter_ns() - start
+            samples.append(time.perf_counter_ns() - start)
     finally:
         if gc_was_enabled:
             gc.enable()
-    return samples / 1e6
+    return np.array(samples, dtype=np.float64) / 1e6
 
 
 def summarize(samples_ms: np.ndarray) -> Measurement:

@@ -1,0 +1,93 @@
+"""Benchmark: how well block-table predictions match measured latency on each shipped device.
+
+For every device in ``LatencyConfig().devices`` it collects the block table of the ``cifar`` space
+(or reuses a complete one for the same space and device), validates the predictor on 100 random
+subnets measured end to end, and writes ``bench/results/latency_predictor.json``:
+``{"devices": {NAME: {"within_10pct", "rmse_ms", "n", "collect_s", "entries"}}}``.
+Tables, reports and plots stay under ``artifacts/bench/latency/<device>/``.
+
+    python -m bench.latency_predictor [--n 100] [--device NAME ...] [--recollect]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from elasticvit.config import LatencyConfig
+from elasticvit.latency import (
+    DeviceSpec,
+    LatencyPredictor,
+    LatencyTable,
+    LatencyTableError,
+    collect_table,
+    load_device,
+    scatter_plot,
+    table_path,
+    validate_predictor,
+)
+from elasticvit.space import SearchSpace, load_space
+from elasticvit.utils.atomic import write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "latency_predictor.json"
+TABLES = ROOT / "artifacts" / "bench" / "latency"
+NUM_CLASSES = 10
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--space", default="cifar")
+    parser.add_argument("--n", type=int, default=100, help="validation subnets per device")
+    parser.add_argument("--device", action="append", dest="devices", help="default: LatencyConfig().devices")
+    parser.add_argument("--recollect", action="store_true", help="measure tables even if present")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+    cfg = LatencyConfig(output_dir=TABLES)
+    space = load_space(args.space)
+    results = {}
+    for name in args.devices or cfg.devices:
+        results[name] = bench_device(space, name, cfg, args.n, args.recollect)
+        logging.info("%s: %s", name, results[name])
+    write_json(RESULTS, {"devices": results})
+    logging.info("wrote %s", RESULTS)
+
+
+def bench_device(space: SearchSpace, name: str, cfg: LatencyConfig, n: int, recollect: bool) -> dict[str, float]:
+    device = load_device(name)
+    path = table_path(cfg.output_dir, device.name)
+    table = None if recollect else _reusable(path, space, device)
+    if table is None:
+        table = collect_table(space, device, NUM_CLASSES, cfg, path)
+    predictor = LatencyPredictor.from_table(table, space)
+    report = validate_predictor(space, predictor, device, cfg, n=n)
+    report.save(path.with_name("validation.json"))
+    scatter_plot(report, path.with_name("validation.png"))
+    logging.info(
+        "%s: mean |relative error| %.1f %%, worst %.1f %%, validation took %.0f s",
+        name, 100 * report.mean_abs_rel_error, 100 * report.max_abs_rel_error, report.measure_s,
+    )
+    return {
+        "within_10pct": report.within_10pct,
+        "rmse_ms": report.rmse_ms,
+        "n": report.n,
+        "collect_s": table.collect_s,
+        "entries": len(table.entries),
+    }
+
+
+def _reusable(path: Path, space: SearchSpace, device: DeviceSpec) -> LatencyTable | None:
+    try:
+        table = LatencyTable.load(path)
+        table.check(space.hash, device, NUM_CLASSES)
+    except LatencyTableError as exc:
+        logging.info("collecting %s: %s", device.name, exc)
+        return None
+    logging.info("reusing %s", path)
+    return table
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""The ``elasticvit latency`` commands: user errors end with one clear line and exit code 2."""
+
+from __future__ import annotations
+
+import pytest
+
+# Until the supernet (elasticvit/model, elasticvit/space) lands, elasticvit.latency cannot import.
+pytest.importorskip("elasticvit.model.blocks")
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cli.latency import app
+
+
+def test_unknown_device_is_reported() -> None:
+    result = CliRunner().invoke(app, ["collect", "--device", "no-such-device"])
+    assert result.exit_code == 2
+    assert "unknown device 'no-such-device'" in result.output
+
+
+def test_validate_without_a_table_says_to_collect(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["validate", "--device", "torch-cpu-1t", "--set", f"latency.output_dir={tmp_path}", "--no-progress"]
+    )
+    assert result.exit_code == 2
+    assert "no latency table" in result.output and "collect" in result.output

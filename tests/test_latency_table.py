@@ -1,0 +1,216 @@
+"""Block enumeration and keys, the table format, the predictor, mismatch errors, resumable collection."""
+
+from __future__ import annotations
+
+import pytest
+
+# Until the supernet (elasticvit/model, elasticvit/space) lands, elasticvit.latency cannot import.
+pytest.importorskip("elasticvit.model.blocks")
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from elasticvit.config import LatencyConfig
+from elasticvit.latency import (
+    LatencyPredictor,
+    LatencyTable,
+    MissingBlockError,
+    TableMismatchError,
+    ValidationReport,
+    collect_table,
+    load_device,
+    scatter_plot,
+    validate_predictor,
+)
+from elasticvit.latency import collect as collect_mod
+from elasticvit.latency.correction import Correction
+from elasticvit.latency.lut import BlockEntry, LatencyTableError, MeasureSettings, make_header
+from elasticvit.latency.measure import Measurement
+from elasticvit.latency.validate import ValidationPoint
+from elasticvit.model.blocks import arch_blocks, space_blocks
+from elasticvit.space import load_space
+
+KINDS = {"first_conv", "stem", "mbconv", "transformer", "downsample", "head"}
+NUM_CLASSES = 10
+FAST = LatencyConfig(warmup=0, repeats=3, min_time_s=0.0, calibration_archs=0, validate_archs=3)
+
+
+@pytest.fixture(scope="module")
+def space():  # type: ignore[no-untyped-def]
+    return load_space("cifar")
+
+
+def test_enumeration_covers_every_block_of_sampled_archs(space) -> None:  # type: ignore[no-untyped-def]
+    keys = {s.key for s in space_blocks(space, NUM_CLASSES)}
+    rng = np.random.default_rng(0)
+    used_kinds = set()
+    for arch in [space.smallest(), space.largest(), *(space.sample(rng) for _ in range(300))]:
+        for block in arch_blocks(space, arch, NUM_CLASSES):
+            assert block.key in keys, f"{block.key} (arch {arch.id}) is not enumerated"
+            used_kinds.add(block.kind)
+    assert used_kinds <= KINDS
+    assert {"first_conv", "mbconv", "transformer", "downsample", "head"} <= used_kinds
+
+
+def test_keys_are_distinct_and_stable_across_processes(space) -> None:  # type: ignore[no-untyped-def]
+    specs = space_blocks(space, NUM_CLASSES)
+    keys = sorted(s.key for s in specs)
+    assert len(set(keys)) == len(specs), "two different blocks share a key"
+    assert all(k.split("-")[0].replace("_", "") in {kind.replace("_", "") for kind in KINDS} for k in keys)
+    script = (
+        "from elasticvit.space import load_space; from elasticvit.model.blocks import space_blocks; "
+        "print('\\n'.join(sorted(s.key for s in space_blocks(load_space('cifar'), 10))))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == keys
+
+
+def test_table_round_trip_is_sorted_json(space, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    table = synthetic_table(space)
+    path = table.save(tmp_path / "table.json")
+    assert LatencyTable.load(path) == table
+    text = path.read_text()
+    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
+
+
+def test_prediction_is_the_corrected_block_sum(space) -> None:  # type: ignore[no-untyped-def]
+    table = synthetic_table(space, overhead=0.005, correction=Correction(scale=1.2, offset_ms=0.03, points=0))
+    predictor = LatencyPredictor.from_table(table, space)
+    rng = np.random.default_rng(1)
+    archs = [space.sample(rng) for _ in range(20)]
+    for arch in archs:
+        blocks = arch_blocks(space, arch, NUM_CLASSES)
+        block_sum = sum(table.entries[b.key].latency.median_ms for b in blocks)
+        assert predictor.block_sum_ms(arch) == pytest.approx(block_sum)
+        assert predictor.predict(arch) == pytest.approx(1.2 * (block_sum - 0.005 * len(blocks)) + 0.03)
+    np.testing.assert_allclose(predictor.predict_many(archs), [predictor.predict(a) for a in archs])
+
+
+def test_table_of_another_space_is_refused(space) -> None:  # type: ignore[no-untyped-def]
+    table = synthetic_table(space).model_copy(update={"space_hash": "0123456789abcdef"})
+    with pytest.raises(TableMismatchError, match="hash 0123456789abcdef"):
+        LatencyPredictor.from_table(table, space)
+
+
+def test_missing_block_is_an_error_not_a_zero(space) -> None:  # type: ignore[no-untyped-def]
+    table = synthetic_table(space)
+    dropped = next(iter(table.entries))
+    entries = {k: v for k, v in table.entries.items() if k != dropped}
+    with pytest.raises(MissingBlockError, match="lacks 1 block"):
+        LatencyPredictor.from_table(table.model_copy(update={"entries": entries}), space)
+    with pytest.raises(MissingBlockError, match="not-a-block"):
+        table.latency_ms("not-a-block")
+
+
+def test_validation_refuses_a_table_of_another_device(space) -> None:  # type: ignore[no-untyped-def]
+    predictor = LatencyPredictor.from_table(synthetic_table(space), space)
+    with pytest.raises(TableMismatchError, match="threads"):
+        validate_predictor(space, predictor, load_device("torch-cpu-2t"), FAST, progress=False)
+
+
+def test_unreadable_table_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(LatencyTableError, match="no latency table"):
+        LatencyTable.load(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text('{"format_version": 1}')
+    with pytest.raises(LatencyTableError, match="not a valid latency table"):
+        LatencyTable.load(tmp_path / "bad.json")
+
+
+def test_interrupted_collection_resumes(space, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    specs = space_blocks(space, NUM_CLASSES)[:7]
+    monkeypatch.setattr(collect_mod, "space_blocks", lambda space, num_classes: specs)
+    monkeypatch.setattr(collect_mod, "SAVE_EVERY", 2)
+    calls: list[int] = []
+
+    def fake_measure(runner, cfg, fail_at=None):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if fail_at is not None and len(calls) == fail_at:
+            raise KeyboardInterrupt
+        return _measurement(0.1)
+
+    path = tmp_path / "table.json"
+    device = load_device("torch-cpu-1t")
+    # The first run measures the call overhead and 5 blocks, then is interrupted at the 6th block.
+    monkeypatch.setattr(collect_mod, "measure_runner", lambda r, c: fake_measure(r, c, fail_at=7))
+    with pytest.raises(KeyboardInterrupt):
+        collect_table(space, device, NUM_CLASSES, FAST, path, progress=False)
+    assert not path.exists()
+    partial = collect_mod.load_partial(collect_mod.partial_path_for(path))
+    assert len(partial.entries) == 4  # saved after every second block
+
+    calls.clear()
+    monkeypatch.setattr(collect_mod, "measure_runner", lambda r, c: fake_measure(r, c))
+    table = collect_table(space, device, NUM_CLASSES, FAST, path, progress=False)
+    assert len(calls) == 3  # only the blocks missing from the partial file
+    assert set(table.entries) == {s.key for s in specs}
+    assert not collect_mod.partial_path_for(path).exists()
+    assert LatencyTable.load(path) == table
+
+
+def test_partial_file_of_other_settings_is_not_reused(space, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    specs = space_blocks(space, NUM_CLASSES)[:3]
+    monkeypatch.setattr(collect_mod, "space_blocks", lambda space, num_classes: specs)
+    calls: list[int] = []
+    monkeypatch.setattr(collect_mod, "measure_runner", lambda r, c: calls.append(1) or _measurement(0.1))
+    path = tmp_path / "table.json"
+    stale = synthetic_table(space).model_dump(exclude={"correction", "overhead_per_block_ms"})
+    stale["settings"]["repeats"] = 99
+    collect_mod.write_json(collect_mod.partial_path_for(path), stale)
+    collect_table(space, load_device("torch-cpu-1t"), NUM_CLASSES, FAST, path, progress=False)
+    assert len(calls) == 1 + len(specs)  # call overhead and every block measured afresh
+
+
+def test_collect_and_validate_on_the_device(space, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A real (tiny) collection of the whole space, calibration and validation on torch-cpu-1t."""
+    cfg = FAST.model_copy(update={"calibration_archs": 3})
+    device = load_device("torch-cpu-1t")
+    table = collect_table(space, device, NUM_CLASSES, cfg, tmp_path / "table.json", progress=False)
+    assert set(table.entries) == {s.key for s in space_blocks(space, NUM_CLASSES)}
+    assert table.correction.points == 3 and table.runtime["torch"]
+    report = validate_predictor(space, LatencyPredictor.from_table(table, space), device, cfg, progress=False)
+    assert report.n == 3 and 0.0 <= report.within_10pct <= 1.0 and report.rmse_ms >= 0.0
+
+
+def test_scatter_plot_writes_a_png(tmp_path: Path) -> None:
+    points = [ValidationPoint(arch_id=str(i), predicted_ms=1.0 + i, measured_ms=1.05 + i, measured_cv=0.01)
+              for i in range(5)]
+    report = ValidationReport.from_points(points, "dev", "cifar", "abc", measure_s=1.0)
+    assert report.within_10pct == 1.0 and report.rmse_ms == pytest.approx(0.05)
+    path = scatter_plot(report, tmp_path / "plot.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def synthetic_table(
+    space,  # type: ignore[no-untyped-def]
+    overhead: float = 0.0,
+    correction: Correction | None = None,
+) -> LatencyTable:
+    """A complete table with made-up, distinct latencies (no measuring)."""
+    specs = space_blocks(space, NUM_CLASSES)
+    entries = {
+        s.key: BlockEntry(kind=s.kind, input_shape=list(s.input_shape(1)), config=s.model_dump(mode="json"),
+                          latency=_measurement(0.01 + 0.001 * i))
+        for i, s in enumerate(specs)
+    }
+    settings = MeasureSettings(warmup=FAST.warmup, repeats=FAST.repeats, min_time_s=FAST.min_time_s, max_cv=FAST.max_cv)
+    header = make_header("cifar", space.hash, NUM_CLASSES, load_device("torch-cpu-1t"), settings, {"torch": "x"})
+    return LatencyTable(
+        **header.model_dump(),
+        entries=entries,
+        call_overhead=_measurement(0.005),
+        overhead_per_block_ms=overhead,
+        calibration=[],
+        correction=correction or Correction(scale=1.0, offset_ms=0.0, points=0),
+        collect_s=1.0,
+    )
+
+
+def _measurement(ms: float) -> Measurement:
+    return Measurement(count=3, trimmed=0, attempts=1, median_ms=ms, mean_ms=ms, std_ms=0.0, min_ms=ms, cv=0.0)
