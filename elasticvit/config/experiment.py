@@ -147,6 +147,34 @@ class SearchConfig(Section):
     max_macs: int | None = Field(default=None, ge=1)
     max_params: int | None = Field(default=None, ge=1)
     calib_batches: int = Field(default=4, ge=1)
+    patience: int | None = Field(
+        default=None, ge=1, description="stop a budget's evolution after this many generations "
+        "without a better best; None runs every generation, as the paper does"
+    )
+    warm_start_fraction: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="share of the initial population seeded with the "
+        "most accurate cached archs that meet the budget (measured for earlier budgets or devices); "
+        "0 makes a device's result independent of what the cache holds"
+    )
+    predictor_screen: int = Field(
+        default=1, ge=1, description="candidates drawn per child, of which an accuracy predictor "
+        "fitted on the cache picks one to measure; 1 turns the predictor off"
+    )
+    predictor_min_points: int = Field(default=50, ge=2, description="cached accuracies before it is fitted")
+    val_samples: int | None = Field(
+        default=None, ge=1, description="val images (a fixed class-balanced subset) each subnet is "
+        "scored on during search; None: the whole split"
+    )
+    calib_batch_size: int = Field(default=128, ge=1)
+    eval_batch_size: int = Field(default=500, ge=1)
+    cache_path: Path | None = Field(
+        default=None, description="accuracy cache shared by all devices (default: "
+        "<output_dir>/evaluations.sqlite)"
+    )
+    measure_chosen: bool = Field(default=True, description="time each chosen subnet on the device backend")
+    onnx_opset: int = Field(default=17, ge=11)
+    parity_atol: float = Field(default=1e-4, gt=0.0, description="max |ONNX - PyTorch| logit accepted")
+    export_dir: Path = Path("artifacts/export")
     seed: int = 0
     output_dir: Path = Path("artifacts/search")
 

@@ -1,0 +1,29 @@
+"""Per-device subnet search: evolutionary and random search under latency budgets, an accuracy cache
+shared across devices, Pareto fronts. See docs/search.md."""
+
+from elasticvit.search.cache import CacheContext, Evaluation, EvaluationCache
+from elasticvit.search.constraints import Constraint, InfeasibleBudgetError
+from elasticvit.search.evaluator import AccuracyEvaluator, EvaluatorStats, Scorer
+from elasticvit.search.evolution import SearchError, evolve
+from elasticvit.search.outcome import Scored, SearchOutcome
+from elasticvit.search.pareto import pareto_front
+from elasticvit.search.predictor import AccuracyPredictor
+from elasticvit.search.random_search import random_search
+
+__all__ = [
+    "AccuracyEvaluator",
+    "AccuracyPredictor",
+    "CacheContext",
+    "Constraint",
+    "Evaluation",
+    "EvaluationCache",
+    "EvaluatorStats",
+    "InfeasibleBudgetError",
+    "Scored",
+    "Scorer",
+    "SearchError",
+    "SearchOutcome",
+    "evolve",
+    "pareto_front",
+    "random_search",
+]

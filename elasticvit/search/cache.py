@@ -1,0 +1,142 @@
+"""A persistent store of measured subnet accuracies, shared by every device's search.
+
+Accuracy with shared weights depends only on the arch, the supernet weights and the data it is
+measured on, never on the device, so an entry is keyed by (arch id, supernet checkpoint hash,
+data split hash): a second device's search finds every accuracy the first one measured.
+
+SQLite rather than a JSONL file: several searches (one per device, possibly in parallel processes)
+append to the same store, and SQLite gives atomic, concurrent-safe inserts and indexed lookups
+without a lock file of our own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS evaluations (
+    arch_id TEXT NOT NULL,
+    supernet TEXT NOT NULL,
+    data TEXT NOT NULL,
+    accuracy REAL NOT NULL,
+    samples INTEGER NOT NULL,
+    seconds REAL NOT NULL,
+    arch TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (arch_id, supernet, data)
+)
+"""
+
+_BUSY_TIMEOUT_S = 60.0
+"""How long a writer waits for another process's transaction before failing."""
+
+
+class CacheContext(BaseModel):
+    """What an accuracy is a function of besides the arch."""
+
+    model_config = ConfigDict(frozen=True)
+
+    supernet: str
+    """Hash of the supernet checkpoint the weights come from."""
+    data: str
+    """Hash of the data the subnet is calibrated and scored on (splits and subset settings)."""
+
+
+class Evaluation(BaseModel):
+    """One subnet's measured accuracy, with its arch as JSON so the store can be read back alone."""
+
+    model_config = ConfigDict(frozen=True)
+
+    arch_id: str
+    accuracy: float
+    samples: int
+    seconds: float
+    arch: dict[str, Any]
+
+
+class EvaluationCache:
+    """Evaluations stored in an SQLite file; safe to share between processes."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            # WAL lets readers proceed while another process writes.
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
+
+    def get(self, context: CacheContext, arch_id: str) -> Evaluation | None:
+        found = self.get_many(context, [arch_id])
+        return found.get(arch_id)
+
+    def get_many(self, context: CacheContext, arch_ids: Iterable[str]) -> dict[str, Evaluation]:
+        ids = list(dict.fromkeys(arch_ids))
+        found: dict[str, Evaluation] = {}
+        with self._connect() as db:
+            # SQLite limits bound parameters per statement; query in chunks.
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT arch_id, accuracy, samples, seconds, arch FROM evaluations "
+                    f"WHERE supernet = ? AND data = ? AND arch_id IN ({marks})",
+                    (context.supernet, context.data, *chunk),
+                )
+                found.update((row[0], _row_to_evaluation(row)) for row in rows)
+        return found
+
+    def put(self, context: CacheContext, evaluation: Evaluation) -> None:
+        """Store an evaluation; an existing entry for the same key is kept (first write wins)."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    evaluation.arch_id,
+                    context.supernet,
+                    context.data,
+                    evaluation.accuracy,
+                    evaluation.samples,
+                    evaluation.seconds,
+                    json.dumps(evaluation.arch, sort_keys=True),
+                    time.time(),
+                ),
+            )
+
+    def all(self, context: CacheContext) -> list[Evaluation]:
+        """Every evaluation stored for this supernet and data, oldest first."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT arch_id, accuracy, samples, seconds, arch FROM evaluations "
+                "WHERE supernet = ? AND data = ? ORDER BY created, arch_id",
+                (context.supernet, context.data),
+            ).fetchall()
+        return [_row_to_evaluation(row) for row in rows]
+
+    def __len__(self) -> int:
+        with self._connect() as db:
+            return int(db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0])
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # One short connection per operation: nothing is held open between calls, so the cache can
+        # be used from Prefect worker threads and forked processes alike.
+        db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S)
+        try:
+            with db:  # commits on success, rolls back on error
+                yield db
+        finally:
+            db.close()
+
+
+def _row_to_evaluation(row: tuple[Any, ...]) -> Evaluation:
+    arch_id, accuracy, samples, seconds, arch = row
+    return Evaluation(arch_id=arch_id, accuracy=accuracy, samples=samples, seconds=seconds, arch=json.loads(arch))

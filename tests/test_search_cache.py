@@ -1,0 +1,126 @@
+"""The evaluation cache, the caching evaluator, the accuracy predictor and Pareto fronts."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from elasticvit.search.cache import CacheContext, Evaluation, EvaluationCache
+from elasticvit.search.evaluator import AccuracyEvaluator
+from elasticvit.search.pareto import pareto_front
+from elasticvit.search.predictor import AccuracyPredictor, flatten_numbers
+from tests.test_search_toy import ToyArch, ToyScorer, ToySpace, accuracy
+
+CONTEXT = CacheContext(supernet="s1", data="d1")
+
+
+def _archs(n: int, seed: int = 0) -> list[ToyArch]:
+    rng = np.random.default_rng(seed)
+    return list({a.id: a for a in (ToySpace().sample(rng) for _ in range(n))}.values())
+
+
+def test_second_evaluator_on_the_same_store_measures_nothing(tmp_path: Path) -> None:
+    archs = _archs(10)
+    first = AccuracyEvaluator(ToyScorer(), EvaluationCache(tmp_path / "c.sqlite"), CONTEXT)
+    assert first.evaluate_many(archs) == [accuracy(a) for a in archs]
+    assert (first.stats.misses, first.stats.hits) == (len(archs), 0)
+
+    scorer = ToyScorer()
+    second = AccuracyEvaluator(scorer, EvaluationCache(tmp_path / "c.sqlite"), CONTEXT)
+    assert second.evaluate_many(archs[::-1]) == [accuracy(a) for a in archs[::-1]]
+    assert scorer.calls == 0 and second.stats.hits == len(archs)
+
+
+def test_duplicates_in_one_request_are_measured_once(tmp_path: Path) -> None:
+    a = _archs(1)[0]
+    scorer = ToyScorer()
+    evaluator = AccuracyEvaluator(scorer, EvaluationCache(tmp_path / "c.sqlite"), CONTEXT)
+    assert evaluator.evaluate_many([a, a, a]) == [accuracy(a)] * 3
+    assert scorer.calls == 1
+
+
+def test_another_supernet_or_data_is_another_key(tmp_path: Path) -> None:
+    cache = EvaluationCache(tmp_path / "c.sqlite")
+    a = _archs(1)[0]
+    AccuracyEvaluator(ToyScorer(), cache, CONTEXT).evaluate(a)
+    for context in (CacheContext(supernet="s2", data="d1"), CacheContext(supernet="s1", data="d2")):
+        scorer = ToyScorer()
+        AccuracyEvaluator(scorer, cache, context).evaluate(a)
+        assert scorer.calls == 1
+    assert len(cache) == 3
+
+
+def test_stored_arch_round_trips_and_first_write_wins(tmp_path: Path) -> None:
+    cache = EvaluationCache(tmp_path / "c.sqlite")
+    a = _archs(1)[0]
+    cache.put(CONTEXT, Evaluation(arch_id=a.id, accuracy=0.5, samples=10, seconds=0.1, arch=a.model_dump(mode="json")))
+    cache.put(CONTEXT, Evaluation(arch_id=a.id, accuracy=0.9, samples=10, seconds=0.1, arch={}))
+    (stored,) = cache.all(CONTEXT)
+    assert stored.accuracy == 0.5 and ToyArch.model_validate(stored.arch) == a
+
+
+def _writer(path: str, start: int) -> None:
+    cache = EvaluationCache(path)
+    for i in range(start, start + 40):
+        cache.put(CONTEXT, Evaluation(arch_id=f"a{i}", accuracy=i / 100, samples=1, seconds=0.0, arch={"i": i}))
+
+
+def test_concurrent_processes_append_safely(tmp_path: Path) -> None:
+    path = str(tmp_path / "c.sqlite")
+    EvaluationCache(path)
+    procs = [mp.get_context("spawn").Process(target=_writer, args=(path, k * 40)) for k in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert len(EvaluationCache(path).all(CONTEXT)) == 80
+
+
+def test_predictor_ranks_unseen_archs() -> None:
+    train, test = _archs(150, seed=1), _archs(40, seed=2)
+    predictor = AccuracyPredictor.fit([a.model_dump() for a in train], [accuracy(a) for a in train], seed=0)
+    predicted = predictor.predict([a.model_dump() for a in test])
+    truth = np.array([accuracy(a) for a in test])
+    assert np.corrcoef(predicted, truth)[0, 1] > 0.8
+
+
+def test_flatten_numbers_keys_by_path() -> None:
+    value = {"r": 32, "stages": [{"d": 2, "e": [3, 4]}, {"d": 1, "kind": "mb", "se": True}]}
+    assert flatten_numbers(value) == {
+        "r": 32.0, "stages.0.d": 2.0, "stages.0.e.0": 3.0, "stages.0.e.1": 4.0, "stages.1.d": 1.0, "stages.1.se": 1.0,
+    }
+
+
+def test_pareto_front_small_case() -> None:
+    lat = [1.0, 2.0, 2.0, 3.0, 0.5, 3.0]
+    acc = [0.5, 0.7, 0.6, 0.7, 0.4, 0.9]
+    assert pareto_front(lat, acc) == [4, 0, 1, 5]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9)), min_size=1, max_size=30))
+def test_pareto_front_is_exactly_the_non_dominated_points(points: list[tuple[int, int]]) -> None:
+    lat, acc = zip(*points)
+    front = pareto_front(lat, acc)
+
+    def dominated(i: int) -> bool:
+        return any(
+            lat[j] <= lat[i] and acc[j] >= acc[i] and (lat[j] < lat[i] or acc[j] > acc[i]) for j in range(len(points))
+        )
+
+    non_dominated = [i for i in range(len(points)) if not dominated(i)]
+    # of exact duplicates one is kept
+    assert {points[i] for i in front} == {points[i] for i in non_dominated}
+    assert len(front) == len({points[i] for i in front})
+    assert [lat[i] for i in front] == sorted(lat[i] for i in front)
+
+
+def test_pareto_front_rejects_mismatched_lengths() -> None:
+    with pytest.raises(ValueError):
+        pareto_front([1.0], [0.1, 0.2])
