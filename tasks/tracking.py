@@ -91,3 +91,11 @@ def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
             _flatten(f"{prefix}.{key}" if prefix else key, item, out)
     else:
         out[prefix] = str(value)[:500]
+
+
+@contextlib.contextmanager
+def resume_run(cfg: ExperimentConfig, run_id: str) -> Iterator[mlflow.ActiveRun]:
+    """Reopen a stage's run (e.g. to add validation results to the latency run)."""
+    configure_mlflow(cfg)
+    with mlflow.start_run(run_id=run_id) as run:
+        yield run

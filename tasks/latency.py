@@ -1,0 +1,78 @@
+"""Prefect tasks for the ``latency`` stage; meant to run on the device host (see flows/deploy.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from prefect import task
+from prefect.context import TaskRunContext
+from prefect.events import emit_event
+
+from elasticvit.config import ExperimentConfig
+from elasticvit.latency import (
+    LatencyPredictor,
+    LatencyTable,
+    collect_table,
+    load_device,
+    scatter_plot,
+    table_path,
+    validate_predictor,
+)
+from elasticvit.space import load_space
+from elasticvit.utils.hashing import sha256_file
+from tasks.caching import output_guarded_key
+from tasks.tracking import resume_run, stage_run
+
+TABLE_EVENT = "elasticvit.latency.table-created"
+
+
+def _table_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    cfg: ExperimentConfig = parameters["cfg"]
+    device = parameters["device"]
+    inputs = {
+        "device": load_device(device).model_dump(mode="json"),
+        "latency": cfg.latency.model_dump(mode="json", exclude={"validate_archs"}),
+        "space": load_space(cfg.space.name).hash,
+        "num_classes": parameters["num_classes"],
+    }
+    return output_guarded_key(f"latency-{device}", inputs, table_path(cfg.latency.output_dir, device))
+
+
+@task(name="latency-collect", cache_key_fn=_table_cache_key, persist_result=True, retries=1)
+def collect_latency(
+    cfg: ExperimentConfig, device: str, num_classes: int, parent_run_id: str | None = None
+) -> dict[str, str]:
+    """Measure the device's block table (resuming a partial one) and announce it with an event."""
+    spec = load_device(device)
+    path = table_path(cfg.latency.output_dir, spec.name)
+    with stage_run(cfg, "latency", parent_run_id=parent_run_id, run_name=f"latency-{device}", tags={"device": device}) as run:
+        table = collect_table(load_space(cfg.space.name), spec, num_classes, cfg.latency, path, progress=True)
+        mlflow.log_params({"device.backend": spec.backend, "device.threads": spec.threads, "entries": len(table.entries)})
+        mlflow.log_metric("collect_s", table.collect_s)
+        mlflow.log_artifact(str(path), artifact_path="latency")
+    digest = sha256_file(path)
+    emit_event(
+        event=TABLE_EVENT,
+        resource={"prefect.resource.id": f"elasticvit.device.{device}", "elasticvit.device": device},
+        payload={"table": str(path.resolve()), "sha256": digest, "config": cfg.name},
+    )
+    return {"device": device, "table": str(path.resolve()), "table_sha256": digest, "mlflow_run_id": run.info.run_id}
+
+
+@task(name="latency-validate", retries=1)
+def validate_latency(cfg: ExperimentConfig, table: dict[str, str]) -> dict[str, float]:
+    """Compare predicted with measured end-to-end latency of random subnets; log report and plot."""
+    space = load_space(cfg.space.name)
+    spec = load_device(table["device"])
+    path = Path(table["table"])
+    predictor = LatencyPredictor.from_table(LatencyTable.load(path), space)
+    report = validate_predictor(space, predictor, spec, cfg.latency, progress=True)
+    report_path = report.save(path.with_name("validation.json"))
+    plot_path = scatter_plot(report, path.with_name("validation.png"))
+    with resume_run(cfg, table["mlflow_run_id"]):
+        mlflow.log_metrics({"within_10pct": report.within_10pct, "rmse_ms": report.rmse_ms})
+        mlflow.log_artifact(str(report_path), artifact_path="latency")
+        mlflow.log_artifact(str(plot_path), artifact_path="latency")
+    return {"within_10pct": report.within_10pct, "rmse_ms": report.rmse_ms}
