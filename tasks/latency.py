@@ -42,9 +42,18 @@ def _table_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str
 
 @task(name="latency-collect", cache_key_fn=_table_cache_key, persist_result=True, retries=1)
 def collect_latency(
-    cfg: ExperimentConfig, device: str, num_classes: int, parent_run_id: str | None = None
+    cfg: ExperimentConfig,
+    device: str,
+    num_classes: int,
+    parent_run_id: str | None = None,
+    announce: bool = True,
 ) -> dict[str, str]:
-    """Measure the device's block table (resuming a partial one) and announce it with an event."""
+    """Measure the device's block table (resuming a partial one).
+
+    With ``announce`` a new table emits an event, on which the search deployment's trigger
+    fires; flows that run the search themselves pass ``announce=False``. The cache key leaves
+    ``announce`` and ``parent_run_id`` out: neither changes the table.
+    """
     spec = load_device(device)
     path = table_path(cfg.latency.output_dir, spec.name)
     with stage_run(cfg, "latency", parent_run_id=parent_run_id, run_name=f"latency-{device}", tags={"device": device}) as run:
@@ -53,12 +62,17 @@ def collect_latency(
         mlflow.log_metric("collect_s", table.collect_s)
         mlflow.log_artifact(str(path), artifact_path="latency")
     digest = sha256_file(path)
+    if announce:
+        announce_table(cfg, device, path, digest)
+    return {"device": device, "table": str(path.resolve()), "table_sha256": digest, "mlflow_run_id": run.info.run_id}
+
+
+def announce_table(cfg: ExperimentConfig, device: str, path: Path, digest: str) -> None:
     emit_event(
         event=TABLE_EVENT,
         resource={"prefect.resource.id": f"elasticvit.device.{device}", "elasticvit.device": device},
-        payload={"table": str(path.resolve()), "sha256": digest, "config": cfg.name},
+        payload={"device": device, "table": str(path.resolve()), "sha256": digest, "config": cfg.name},
     )
-    return {"device": device, "table": str(path.resolve()), "table_sha256": digest, "mlflow_run_id": run.info.run_id}
 
 
 @task(name="latency-validate", retries=1)

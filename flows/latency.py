@@ -1,0 +1,31 @@
+"""Latency flow for one device. Deployed to the device's own work pool, so a worker started on
+the device host picks it up and every measurement runs on the real hardware."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from elasticvit.config import load_config
+from flows.runs import link_run_artifact
+from tasks.latency import collect_latency, validate_latency
+
+
+@flow(name="elasticvit-latency", log_prints=True)
+def latency_device(
+    device: str,
+    config: str = "quickstart",
+    overrides: list[str] | None = None,
+    num_classes: int = 10,
+    parent_run_id: str | None = None,
+    announce: bool = True,
+) -> dict[str, object]:
+    cfg = load_config(config, overrides)
+    table = collect_latency(cfg, device, num_classes, parent_run_id=parent_run_id, announce=announce)
+    report = validate_latency(cfg, table)
+    link_run_artifact(
+        cfg,
+        table["mlflow_run_id"],
+        f"latency-{device}",
+        f"{device}: {report['within_10pct']:.1%} of predictions within ±10 %, RMSE {report['rmse_ms']:.4f} ms",
+    )
+    return {**table, **report}

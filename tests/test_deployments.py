@@ -1,0 +1,94 @@
+"""Deployments against a real Prefect server with a real process worker on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.servers, pytest.mark.slow]
+
+
+@pytest.fixture
+def worker(prefect_api: str, tmp_path: Path):
+    """Start ``prefect worker start`` for a pool; yield a function that starts one."""
+    procs: list[subprocess.Popen] = []
+
+    def start(pool: str) -> subprocess.Popen:
+        env = {
+            **os.environ,
+            "PREFECT_API_URL": prefect_api,
+            "ELASTICVIT_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        }
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "prefect"), "worker", "start", "--pool", pool, "--type", "process"],
+            env=env,
+            stdout=open(tmp_path / f"worker-{pool}.log", "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
+
+
+def _flow_runs(deployment_id) -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    async def read() -> list:
+        async with get_client() as client:
+            return await client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])))
+
+    return asyncio.run(read())
+
+
+def _wait_final(deployment_id, timeout: float = 240.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = _flow_runs(deployment_id)
+        if runs and runs[0].state and runs[0].state.is_final():
+            return runs[0]
+        time.sleep(2)
+    raise TimeoutError(f"no finished flow run for deployment {deployment_id}")
+
+
+def test_deploy_and_run_prepare_through_worker(tmp_path: Path, prefect_api: str, worker) -> None:
+    from prefect.deployments import run_deployment
+
+    from flows.deploy import DEFAULT_POOL, deploy, deployment_specs
+
+    specs = [s for s in deployment_specs("quickstart") if s.name == "prepare"]
+    ids = deploy(specs)
+    worker(DEFAULT_POOL)
+    out = tmp_path / "data"
+    run = run_deployment(
+        "elasticvit-prepare/prepare",
+        parameters={"overrides": [f"data.output_dir={out}", "data.resolution=12"]},
+        timeout=0,
+    )
+    assert run.deployment_id == ids["prepare"]
+    final = _wait_final(ids["prepare"])
+    assert final.state.is_completed(), final.state
+    assert (out / "manifest.json").exists()
+
+
+def test_specs_cover_every_device_pool_and_the_schedule() -> None:
+    from flows.deploy import deployment_specs, latency_pool
+
+    specs = {s.name: s for s in deployment_specs("quickstart", research_cron="*/30 * * * *")}
+    for device in ("torch-cpu-1t", "torch-cpu-2t", "onnx-cpu-1t"):
+        assert specs[f"latency-{device}"].pool == latency_pool(device)
+        assert specs[f"latency-{device}"].parameters["device"] == device
+    assert specs["research"].cron == "*/30 * * * *"
+    assert specs["search-on-new-table"].on_new_table
+    assert specs["pipeline"].pool == "training"
