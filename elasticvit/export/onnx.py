@@ -1,0 +1,90 @@
+"""ONNX export of a standalone subnet, accepted only if ONNX Runtime reproduces PyTorch's outputs."""
+
+from __future__ import annotations
+
+import copy
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict
+from torch import nn
+
+from elasticvit.utils.atomic import atomic_path
+
+PARITY_BATCH = 4
+"""Inputs compared between PyTorch and ONNX Runtime; more than one, so the dynamic batch axis is exercised."""
+
+
+class ParityError(RuntimeError):
+    """ONNX Runtime's outputs differ from PyTorch's by more than the tolerance."""
+
+
+class OnnxExport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    opset: int
+    input_shape: tuple[int, ...]
+    max_abs_diff: float
+    atol: float
+
+
+def export_onnx(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    path: str | os.PathLike[str],
+    opset: int = 17,
+    atol: float = 1e-4,
+    seed: int = 0,
+) -> OnnxExport:
+    """Export ``model`` (eval mode, float32, CPU) with a dynamic batch axis, then check parity.
+
+    ``input_shape`` is one input's (C, H, W). The parity check runs both runtimes on a seeded
+    random batch; if any output differs by more than ``atol`` the file is not written and
+    ``ParityError`` reports the difference. The model is not modified (a copy is exported on CPU).
+    """
+    module = _cpu_eval_copy(model)
+    example = torch.zeros((1, *input_shape))
+    with atomic_path(path) as tmp:
+        # The TorchScript exporter: the dynamo one needs onnxscript, which is not a dependency.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            torch.onnx.export(
+                module,
+                (example,),
+                str(tmp),
+                input_names=["input"],
+                output_names=["logits"],
+                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                opset_version=opset,
+                dynamo=False,
+            )
+        diff = parity(module, tmp, input_shape, seed)
+        if not diff <= atol:  # also catches NaN
+            raise ParityError(
+                f"ONNX export of {Path(path).name}: max |onnxruntime - torch| = {diff:.3g} exceeds {atol:g}"
+            )
+    return OnnxExport(path=Path(path), opset=opset, input_shape=tuple(input_shape), max_abs_diff=diff, atol=atol)
+
+
+def parity(model: nn.Module, onnx_path: str | os.PathLike[str], input_shape: tuple[int, ...], seed: int = 0) -> float:
+    """Max absolute difference between ``model`` (eval mode, float32, CPU) and the ONNX file on a
+    seeded random batch."""
+    import onnxruntime
+
+    x = np.random.default_rng(seed).standard_normal((PARITY_BATCH, *input_shape), dtype=np.float32)
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    (ort_out,) = session.run(None, {session.get_inputs()[0].name: x})
+    with torch.no_grad():
+        torch_out = model(torch.from_numpy(x)).numpy()
+    if ort_out.shape != torch_out.shape:
+        raise ParityError(f"ONNX output shape {ort_out.shape} differs from PyTorch's {torch_out.shape}")
+    return float(np.abs(ort_out - torch_out).max())
+
+
+def _cpu_eval_copy(model: nn.Module) -> nn.Module:
+    return copy.deepcopy(model).float().cpu().eval()
