@@ -1,0 +1,129 @@
+"""Checkpoints: the resumable training state and the final supernet, both weights-only loadable.
+
+Everything is stored as tensors and plain containers (RNG states included), so both files load
+with ``torch.load(weights_only=True)``: opening a checkpoint never runs pickled code.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from elasticvit.config.experiment import ExperimentConfig
+from elasticvit.space import SearchSpace
+from elasticvit.utils.atomic import torch_save
+from elasticvit.utils.hashing import stable_hash
+
+CHECKPOINT_NAME = "checkpoint.pt"
+SUPERNET_NAME = "supernet.pt"
+FORMAT_VERSION = 1
+
+log = logging.getLogger(__name__)
+
+
+def training_fingerprint(cfg: ExperimentConfig, space: SearchSpace) -> str:
+    """What a training run's weights are a function of; a checkpoint resumes only a run with the
+    same fingerprint. Output locations are left out: moving a run does not change it."""
+    return stable_hash(
+        {
+            "training": cfg.training.model_dump(mode="json", exclude={"output_dir"}),
+            "sampling": cfg.sampling.model_dump(mode="json"),
+            "data": cfg.data.model_dump(mode="json", exclude={"output_dir"}),
+            "space": space.hash,
+        }
+    )
+
+
+def capture_rng() -> dict[str, Any]:
+    """The global RNG states that the model (drop-path) and timm's Mixup draw from."""
+    keys, pos, has_gauss, cached = np.random.get_state(legacy=True)[1:]
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np_state = state["numpy"]
+    keys = np_state["keys"].numpy().astype(np.uint32)
+    np.random.set_state(("MT19937", keys, np_state["pos"], np_state["has_gauss"], np_state["cached_gaussian"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
+    return torch_save(path, {"format": FORMAT_VERSION, **state})
+
+
+def load_resumable(out_dir: Path, fingerprint: str) -> dict[str, Any] | None:
+    """The last complete checkpoint in ``out_dir`` if it belongs to a run with ``fingerprint``.
+
+    Writes are atomic, so an existing file is complete. A checkpoint of another configuration is
+    not resumed (its weights would not be what this configuration produces); training starts over
+    and overwrites it.
+    """
+    path = out_dir / CHECKPOINT_NAME
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("format") != FORMAT_VERSION or state.get("fingerprint") != fingerprint:
+        log.warning("%s belongs to another configuration; starting from scratch", path)
+        return None
+    return state
+
+
+class SupernetMeta(BaseModel):
+    """What ``supernet.pt`` carries besides the weights."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    space: SearchSpace
+    num_classes: int
+    config: ExperimentConfig
+    weights: Literal["model", "ema"]
+    steps: int
+    metrics: dict[str, float]
+
+
+def save_supernet(path: Path, state_dict: dict[str, torch.Tensor], meta: SupernetMeta) -> Path:
+    return torch_save(
+        path,
+        {
+            "format": FORMAT_VERSION,
+            "state_dict": state_dict,
+            "space": meta.space.model_dump_json(),
+            "num_classes": meta.num_classes,
+            "config": meta.config.model_dump_json(),
+            "weights": meta.weights,
+            "steps": meta.steps,
+            "metrics": dict(meta.metrics),
+        },
+    )
+
+
+def load_supernet(path: str | Path, device: str | torch.device = "cpu"):  # -> tuple[Supernet, SupernetMeta]
+    """The trained supernet (eval mode) and its metadata, from a weights-only ``supernet.pt``."""
+    from elasticvit.model import Supernet
+
+    blob = torch.load(Path(path), map_location=device, weights_only=True)
+    meta = SupernetMeta(
+        space=SearchSpace.model_validate_json(blob["space"]),
+        num_classes=blob["num_classes"],
+        config=ExperimentConfig.model_validate_json(blob["config"]),
+        weights=blob["weights"],
+        steps=blob["steps"],
+        metrics=blob["metrics"],
+    )
+    model = Supernet(meta.space, meta.num_classes).to(device)
+    model.load_state_dict(blob["state_dict"])
+    return model.eval(), meta
