@@ -1,0 +1,237 @@
+"""One device's search: every latency budget, the evaluated cloud, the Pareto front.
+
+Budgets are searched one evolutionary run each, smallest first, all through the same accuracy
+cache. Why not one run whose cloud serves every budget: a run under one hard constraint spends all
+its evaluations where that budget's winner lives (the paper's setting), whereas a shared run would
+need a multi-objective method to cover every budget equally. The cache recovers most of the sharing
+anyway: each run starts from the best cached archs that meet its budget (measured for earlier
+budgets or other devices), and an arch met twice is measured once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from elasticvit.config.experiment import SearchConfig
+from elasticvit.search.cache import Evaluation
+from elasticvit.search.constraints import Constraint
+from elasticvit.search.evaluator import AccuracyEvaluator
+from elasticvit.search.evolution import ArchSpace, Screen, evolve
+from elasticvit.search.pareto import pareto_front
+from elasticvit.search.predictor import AccuracyPredictor
+from elasticvit.utils.atomic import write_text
+
+
+class LatencyModel(Protocol):
+    def predict(self, arch: Any) -> float: ...
+
+
+class SearchSpaceLike(ArchSpace, Protocol):
+    def smallest(self) -> Any: ...
+    def largest(self) -> Any: ...
+
+
+class BudgetResult(BaseModel):
+    """The arch chosen for one budget and what its search cost."""
+
+    model_config = ConfigDict(frozen=True)
+
+    budget_ms: float
+    arch_id: str
+    arch: dict[str, Any]
+    predicted_ms: float
+    measured_ms: float | None
+    val_accuracy: float
+    macs: int | None
+    params: int | None
+    evaluations: int
+    """Distinct archs this budget's search scored (cached or measured)."""
+    measured: int
+    """Of those, how many had to be measured (not found in the cache)."""
+    history: list[float]
+    """Best val accuracy after each generation."""
+    search_s: float
+
+
+class CloudPoint(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    arch_id: str
+    predicted_ms: float
+    val_accuracy: float
+
+
+class DeviceSearchResult(BaseModel):
+    """A device's chosen archs per budget, with every evaluated arch placed on this device."""
+
+    model_config = ConfigDict(frozen=True)
+
+    device: str
+    supernet: str
+    data: str
+    budgets: list[BudgetResult]
+    cloud: list[CloudPoint]
+    """Every arch measured for this supernet and data (by any search), at this device's latency."""
+    front: list[CloudPoint]
+    """The cloud's accuracy-latency Pareto front, fastest first."""
+    measured: int
+    cache_hits: int
+    search_s: float
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        return write_text(path, self.model_dump_json(indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> DeviceSearchResult:
+        return cls.model_validate_json(Path(path).read_text())
+
+
+class SearchCallback:
+    """Progress out of the library; the orchestration layer overrides what it records."""
+
+    def on_generation(self, budget_ms: float, generation: int, best_accuracy: float, evaluations: int) -> None:
+        """After each generation of a budget's search."""
+
+    def on_budget(self, result: BudgetResult) -> None:
+        """Once a budget's arch is chosen (and measured, when a measure function is given)."""
+
+
+def resolve_budgets(cfg: SearchConfig, device: str, fastest_ms: float, slowest_ms: float) -> list[float]:
+    """The device's explicit budgets, else ``budget_fractions`` of the way from fastest to slowest."""
+    if device in cfg.budgets_ms:
+        return sorted(cfg.budgets_ms[device])
+    return sorted(fastest_ms + f * (slowest_ms - fastest_ms) for f in cfg.budget_fractions)
+
+
+def search_device(
+    space: SearchSpaceLike,
+    latency: LatencyModel,
+    evaluator: AccuracyEvaluator,
+    budgets_ms: Sequence[float],
+    cfg: SearchConfig,
+    rng: np.random.Generator,
+    *,
+    device: str,
+    decode: Callable[[dict[str, Any]], Any],
+    sample: Callable[[np.random.Generator], Any] | None = None,
+    macs: Callable[[Any], int] | None = None,
+    params: Callable[[Any], int] | None = None,
+    measure: Callable[[Any], float] | None = None,
+    callback: SearchCallback | None = None,
+) -> DeviceSearchResult:
+    """Search the most accurate arch under each budget on ``device``.
+
+    ``latency`` predicts an arch's latency on the device (its table); ``decode`` turns a cached
+    arch's JSON back into an arch; ``sample`` draws initial populations (the FLOPs pools);
+    ``macs``/``params`` enforce ``cfg.max_macs``/``cfg.max_params`` and are reported;
+    ``measure`` times a chosen arch on the device itself. Every budget is checked before any
+    search starts: one the smallest subnet cannot meet raises ``InfeasibleBudgetError``.
+    """
+    callback = callback or SearchCallback()
+    started = time.perf_counter()
+    before = evaluator.stats.model_copy()
+    constraints = [
+        Constraint(b, latency.predict, cfg.max_macs, cfg.max_params, macs, params) for b in sorted(budgets_ms)
+    ]
+    for constraint in constraints:
+        constraint.check_feasible(space.smallest(), device)
+    results = []
+    for constraint, budget_rng in zip(constraints, rng.spawn(len(constraints)), strict=True):
+        result = _search_budget(space, latency, evaluator, constraint, cfg, budget_rng, decode, sample, macs, params, measure, callback)
+        callback.on_budget(result)
+        results.append(result)
+    cloud = _cloud(evaluator, latency, decode)
+    front = [cloud[i] for i in pareto_front([p.predicted_ms for p in cloud], [p.val_accuracy for p in cloud])]
+    return DeviceSearchResult(
+        device=device,
+        supernet=evaluator.context.supernet,
+        data=evaluator.context.data,
+        budgets=results,
+        cloud=cloud,
+        front=front,
+        measured=evaluator.stats.misses - before.misses,
+        cache_hits=evaluator.stats.hits - before.hits,
+        search_s=time.perf_counter() - started,
+    )
+
+
+def _search_budget(
+    space: SearchSpaceLike,
+    latency: LatencyModel,
+    evaluator: AccuracyEvaluator,
+    constraint: Constraint,
+    cfg: SearchConfig,
+    rng: np.random.Generator,
+    decode: Callable[[dict[str, Any]], Any],
+    sample: Callable[[np.random.Generator], Any] | None,
+    macs: Callable[[Any], int] | None,
+    params: Callable[[Any], int] | None,
+    measure: Callable[[Any], float] | None,
+    callback: SearchCallback,
+) -> BudgetResult:
+    started = time.perf_counter()
+    misses = evaluator.stats.misses
+    cached = evaluator.cached()
+    # The smallest subnet goes in last: it always meets a feasible budget, so even a budget so tight
+    # that random draws almost never fit has a valid population to evolve from.
+    seeds = _warm_start(cached, constraint, decode, int(cfg.warm_start_fraction * cfg.population)) + [space.smallest()]
+    outcome = evolve(
+        space,
+        evaluator,
+        constraint.admits,
+        cfg,
+        rng,
+        sample=sample,
+        seeds=seeds,
+        screen=_screen(cached, cfg, evaluator),
+        on_generation=lambda g, best, n: callback.on_generation(constraint.budget_ms, g, best.accuracy, n),
+    )
+    arch = outcome.best.arch
+    return BudgetResult(
+        budget_ms=constraint.budget_ms,
+        arch_id=arch.id,
+        arch=evaluator.encode(arch),
+        predicted_ms=latency.predict(arch),
+        measured_ms=measure(arch) if measure is not None else None,
+        val_accuracy=outcome.best.accuracy,
+        macs=macs(arch) if macs is not None else None,
+        params=params(arch) if params is not None else None,
+        evaluations=outcome.evaluations,
+        measured=evaluator.stats.misses - misses,
+        history=list(outcome.history),
+        search_s=time.perf_counter() - started,
+    )
+
+
+def _warm_start(cached: list[Evaluation], constraint: Constraint, decode: Callable[[dict[str, Any]], Any], n: int) -> list[Any]:
+    """The ``n`` most accurate cached archs that meet the constraint."""
+    chosen: list[Any] = []
+    for evaluation in sorted(cached, key=lambda e: (-e.accuracy, e.arch_id)):
+        if len(chosen) >= n:
+            break
+        arch = decode(evaluation.arch)
+        if constraint.admits(arch):
+            chosen.append(arch)
+    return chosen
+
+
+def _screen(cached: list[Evaluation], cfg: SearchConfig, evaluator: AccuracyEvaluator) -> Screen | None:
+    """A predictor fitted on the cache, once it holds enough points and screening is on."""
+    if cfg.predictor_screen <= 1 or len(cached) < cfg.predictor_min_points:
+        return None
+    predictor = AccuracyPredictor.fit([e.arch for e in cached], [e.accuracy for e in cached], seed=cfg.seed)
+    return lambda archs: predictor.predict([evaluator.encode(a) for a in archs])
+
+
+def _cloud(evaluator: AccuracyEvaluator, latency: LatencyModel, decode: Callable[[dict[str, Any]], Any]) -> list[CloudPoint]:
+    return [
+        CloudPoint(arch_id=e.arch_id, predicted_ms=latency.predict(decode(e.arch)), val_accuracy=e.accuracy)
+        for e in evaluator.cached()
+    ]

@@ -1,0 +1,119 @@
+"""A device's search on the stand-in space: budgets, cache reuse across devices, outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from elasticvit.config import SearchConfig
+from elasticvit.search.cache import CacheContext, EvaluationCache
+from elasticvit.search.constraints import InfeasibleBudgetError
+from elasticvit.search.device import DeviceSearchResult, SearchCallback, resolve_budgets, search_device
+from elasticvit.search.evaluator import AccuracyEvaluator
+from elasticvit.search.plots import plot_front
+from tests.test_search_toy import ToyArch, ToyScorer, ToySpace, latency
+
+CFG = SearchConfig(population=12, generations=5, parents=4, mutations=6, crossovers=6)
+
+
+class Table:
+    """A device: a latency per gene position."""
+
+    def __init__(self, weights: list[float]) -> None:
+        self.weights = np.array(weights)
+
+    def predict(self, arch: ToyArch) -> float:
+        return float(self.weights @ np.array(arch.genes))
+
+
+DEVICE_A = Table([1.0] * 6)
+DEVICE_B = Table([1.3, 0.8, 1.1, 0.9, 1.2, 0.7])
+
+
+def _search(path: Path, table: Table, budgets: list[float], device: str, cfg: SearchConfig = CFG, **kw):
+    scorer = ToyScorer()
+    evaluator = AccuracyEvaluator(scorer, EvaluationCache(path / "cache.sqlite"), CacheContext(supernet="s", data="d"))
+    result = search_device(ToySpace(), table, evaluator, budgets, cfg, np.random.default_rng(0),
+                           device=device, decode=ToyArch.model_validate, **kw)
+    return result, scorer
+
+
+def test_chosen_archs_meet_their_budgets_and_the_bounds(tmp_path: Path) -> None:
+    result, _ = _search(tmp_path, DEVICE_A, [14.0, 10.0], "a", CFG.model_copy(update={"max_macs": 3}),
+                        macs=lambda a: a.genes[0], params=lambda a: sum(a.genes))
+    assert [b.budget_ms for b in result.budgets] == [10.0, 14.0]
+    for b in result.budgets:
+        arch = ToyArch.model_validate(b.arch)
+        assert b.predicted_ms == latency(arch) <= b.budget_ms and arch.genes[0] <= 3
+        assert b.macs == arch.genes[0] and b.params == sum(arch.genes)
+    assert result.budgets[0].val_accuracy <= result.budgets[1].val_accuracy
+
+
+def test_second_device_reuses_the_first_devices_accuracies(tmp_path: Path) -> None:
+    first, first_scorer = _search(tmp_path, DEVICE_A, [10.0, 14.0], "a")
+    second, second_scorer = _search(tmp_path, DEVICE_B, [10.0, 14.0], "b")
+    assert first.measured == first_scorer.calls > 0
+    assert second.cache_hits > 0
+    assert second_scorer.calls == second.measured < first.measured
+    # the cloud is every cached accuracy, placed at this device's latency
+    assert len(second.cloud) == first.measured + second.measured
+    by_id = {p.arch_id: p for p in second.cloud}
+    some = ToyArch.model_validate(first.budgets[0].arch)
+    assert by_id[some.id].predicted_ms == pytest.approx(DEVICE_B.predict(some))
+
+
+def test_front_is_non_dominated_and_contains_the_chosen_archs(tmp_path: Path) -> None:
+    result, _ = _search(tmp_path, DEVICE_A, [9.0, 12.0, 16.0], "a")
+    front = result.front
+    assert [p.predicted_ms for p in front] == sorted(p.predicted_ms for p in front)
+    assert [p.val_accuracy for p in front] == sorted(p.val_accuracy for p in front)
+    best_under = {b.budget_ms: max(p.val_accuracy for p in front if p.predicted_ms <= b.budget_ms) for b in result.budgets}
+    assert all(b.val_accuracy == best_under[b.budget_ms] for b in result.budgets)
+
+
+def test_impossible_budget_fails_before_any_measurement(tmp_path: Path) -> None:
+    with pytest.raises(InfeasibleBudgetError, match=r"device 'b'.*smallest achievable latency") as info:
+        _search(tmp_path, DEVICE_B, [12.0, 5.0], "b")
+    assert f"{DEVICE_B.predict(ToySpace().smallest()):.4f} ms" in str(info.value)
+    assert len(EvaluationCache(tmp_path / "cache.sqlite")) == 0
+
+
+def test_callback_sees_every_generation_and_budget(tmp_path: Path) -> None:
+    class Record(SearchCallback):
+        def __init__(self) -> None:
+            self.generations: list[tuple[float, int]] = []
+            self.budgets: list[float] = []
+
+        def on_generation(self, budget_ms, generation, best_accuracy, evaluations) -> None:
+            self.generations.append((budget_ms, generation))
+
+        def on_budget(self, result) -> None:
+            self.budgets.append(result.budget_ms)
+
+    record = Record()
+    _search(tmp_path, DEVICE_A, [10.0, 14.0], "a", callback=record, measure=lambda a: 1.0)
+    assert record.budgets == [10.0, 14.0]
+    assert record.generations == [(b, g) for b in (10.0, 14.0) for g in range(CFG.generations + 1)]
+
+
+def test_result_round_trips_and_plots(tmp_path: Path) -> None:
+    result, _ = _search(tmp_path, DEVICE_A, [12.0], "a", measure=lambda a: 0.5 * latency(a))
+    assert result.budgets[0].measured_ms == pytest.approx(0.5 * result.budgets[0].predicted_ms)
+    assert DeviceSearchResult.load(result.save(tmp_path / "r.json")) == result
+    png = plot_front(result, tmp_path / "front.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_screening_with_a_predictor_fitted_on_the_cache(tmp_path: Path) -> None:
+    _search(tmp_path, DEVICE_A, [10.0, 14.0], "a")
+    cfg = CFG.model_copy(update={"predictor_screen": 3, "predictor_min_points": 20})
+    result, _ = _search(tmp_path, DEVICE_B, [12.0], "b", cfg)
+    assert result.budgets[0].predicted_ms <= 12.0
+
+
+def test_budgets_explicit_or_fractions() -> None:
+    cfg = SearchConfig(budgets_ms={"a": [3.0, 1.0]}, budget_fractions=[0.5, 0.0, 1.0])
+    assert resolve_budgets(cfg, "a", 1.0, 5.0) == [1.0, 3.0]
+    assert resolve_budgets(cfg, "b", 1.0, 5.0) == [1.0, 3.0, 5.0]
