@@ -1,0 +1,70 @@
+"""``elasticvit baseline``: train a timm model on the prepared data, time it on every device.
+
+The library is imported inside the command so that ``elasticvit --help`` does not load torch.
+Registered on the main app by ``cli/main.py`` (``app.command()(baseline)``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from elasticvit.config import ConfigError, load_config
+
+ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config name in configs/ or a YAML path")]
+OverrideOpt = Annotated[
+    list[str] | None, typer.Option("--set", "-s", help="override a field: section.key=value (repeatable)")
+]
+
+
+def baseline(
+    model: Annotated[str, typer.Option("--model", "-m", help="any timm model name (created without pretrained weights)")],
+    config: ConfigOpt = "quickstart",
+    overrides: OverrideOpt = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="initial weights: a local state dict, loaded with weights_only=True")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="budget in passes over the training data")] = None,
+    minutes: Annotated[float | None, typer.Option(min=0.01, help="budget in minutes of training")] = None,
+    supernet_seconds: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="the supernet's training wall time, for baselines.budget=same_as_supernet"),
+    ] = None,
+) -> None:
+    """Train MODEL with the platform's recipe and budget, evaluate it, time it on every device."""
+    from elasticvit.baselines import CheckpointError, UnknownModelError, check_model_name
+    from elasticvit.config.io import validate_config
+    from elasticvit.data import read_manifest
+    from elasticvit.latency import BackendError, DeviceError
+    from tasks.baselines import train_baseline_task
+
+    if epochs is not None and minutes is not None:
+        _fail("give --epochs or --minutes, not both")
+    try:
+        check_model_name(model)
+        cfg = load_config(config, overrides)
+        section = cfg.baselines.model_dump(mode="json")
+        section["models"] = [model]
+        section["checkpoints"] = {model: str(checkpoint)} if checkpoint else {}
+        if epochs is not None:
+            section.update(budget="epochs", epochs=epochs)
+        if minutes is not None:
+            section.update(budget="minutes", minutes=minutes)
+        cfg = validate_config({**cfg.model_dump(mode="json"), "baselines": section}, "the baseline command's options")
+        data_dir = Path(cfg.data.output_dir).resolve()
+        if not (data_dir / "manifest.json").exists():
+            _fail(f"no prepared data in {data_dir}: run `elasticvit prepare -c {config}` first")
+        result = train_baseline_task(
+            cfg, model, str(data_dir), read_manifest(data_dir).version, supernet_wall_s=supernet_seconds
+        )
+    except (ConfigError, UnknownModelError, CheckpointError, DeviceError, BackendError, ValueError) as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps(result, indent=2))
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)

@@ -1,0 +1,181 @@
+"""Baselines against searched subnets on one device: the shared Pareto data and the comparison table.
+
+Two figures answer "is the search worth it compared with training this model": the most accurate
+searched subnet no slower than the baseline (accuracy gained at equal latency), and the fastest
+searched subnet no less accurate (speed-up at equal accuracy). Either is ``None`` when no searched
+subnet qualifies, which is where the baseline still wins.
+
+Accuracies are val top-1 on both sides. A searched subnet's latency is its end-to-end measurement
+when the search measured it (the chosen archs) and otherwise the latency table's prediction; the
+baselines' latencies are always measured end to end on the device's backend.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from elasticvit.baselines.records import BaselineResult
+from elasticvit.search.device import DeviceSearchResult
+from elasticvit.search.pareto import pareto_front
+from elasticvit.utils.atomic import write_text
+
+
+class ParetoPoint(BaseModel):
+    """One model on a device's accuracy-latency plane."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    """The subnet's arch id, or the baseline's timm model name."""
+    kind: Literal["subnet", "chosen", "baseline"]
+    """``chosen``: a searched subnet picked for a latency budget; ``subnet``: any other evaluated one."""
+    accuracy: float
+    latency_ms: float
+    measured: bool
+    """Latency measured end to end on the device (else predicted from its table)."""
+
+
+class DevicePareto(BaseModel):
+    """Everything a device's Pareto plot shows: searched subnets, their front, the baselines."""
+
+    model_config = ConfigDict(frozen=True)
+
+    device: str
+    points: list[ParetoPoint]
+    front: list[str]
+    """Names of the searched subnets on the accuracy-latency front, fastest first."""
+
+    @property
+    def subnets(self) -> list[ParetoPoint]:
+        return [p for p in self.points if p.kind != "baseline"]
+
+    @property
+    def baselines(self) -> list[ParetoPoint]:
+        return [p for p in self.points if p.kind == "baseline"]
+
+
+class ComparisonRow(BaseModel):
+    """One baseline on one device against the searched subnets there."""
+
+    model_config = ConfigDict(frozen=True)
+
+    device: str
+    baseline: str
+    baseline_acc: float
+    baseline_ms: float
+    subnet_at_latency: str | None
+    """The most accurate searched subnet with latency <= the baseline's."""
+    subnet_acc_at_latency: float | None
+    subnet_ms_at_latency: float | None
+    accuracy_gain: float | None
+    """``subnet_acc_at_latency - baseline_acc`` (negative: the baseline is more accurate)."""
+    subnet_at_accuracy: str | None
+    """The fastest searched subnet with accuracy >= the baseline's."""
+    subnet_acc_at_accuracy: float | None
+    subnet_ms_at_accuracy: float | None
+    speedup_at_accuracy: float | None
+    """``baseline_ms / subnet_ms_at_accuracy`` (below 1: the baseline is faster)."""
+
+
+def searched_points(result: DeviceSearchResult) -> list[ParetoPoint]:
+    """Every evaluated subnet of a device's search, the chosen ones at their measured latency."""
+    chosen = {b.arch_id: b for b in result.budgets}
+    points = [
+        ParetoPoint(name=p.arch_id, kind="subnet", accuracy=p.val_accuracy, latency_ms=p.predicted_ms, measured=False)
+        for p in result.cloud
+        if p.arch_id not in chosen
+    ]
+    for b in chosen.values():
+        latency = b.measured_ms if b.measured_ms is not None else b.predicted_ms
+        points.append(
+            ParetoPoint(name=b.arch_id, kind="chosen", accuracy=b.val_accuracy, latency_ms=latency, measured=b.measured_ms is not None)
+        )
+    return points
+
+
+def baseline_point(result: BaselineResult, device: str) -> ParetoPoint:
+    return ParetoPoint(
+        name=result.model, kind="baseline", accuracy=result.val_accuracy, latency_ms=result.latency_ms(device), measured=True
+    )
+
+
+def device_pareto(search: DeviceSearchResult, baselines: Sequence[BaselineResult]) -> DevicePareto:
+    """The device's searched subnets with its front, plus every baseline measured on that device."""
+    subnets = searched_points(search)
+    front = pareto_front([p.latency_ms for p in subnets], [p.accuracy for p in subnets])
+    marked = [baseline_point(b, search.device) for b in baselines]
+    return DevicePareto(device=search.device, points=subnets + marked, front=[subnets[i].name for i in front])
+
+
+def compare(baseline: ParetoPoint, subnets: Sequence[ParetoPoint], device: str) -> ComparisonRow:
+    """The two comparison figures of one baseline; ties go to the other figure's better side, then the name."""
+    no_slower = [s for s in subnets if s.latency_ms <= baseline.latency_ms]
+    at_latency = min(no_slower, key=lambda s: (-s.accuracy, s.latency_ms, s.name), default=None)
+    no_worse = [s for s in subnets if s.accuracy >= baseline.accuracy]
+    at_accuracy = min(no_worse, key=lambda s: (s.latency_ms, -s.accuracy, s.name), default=None)
+    return ComparisonRow(
+        device=device,
+        baseline=baseline.name,
+        baseline_acc=baseline.accuracy,
+        baseline_ms=baseline.latency_ms,
+        subnet_at_latency=at_latency.name if at_latency else None,
+        subnet_acc_at_latency=at_latency.accuracy if at_latency else None,
+        subnet_ms_at_latency=at_latency.latency_ms if at_latency else None,
+        accuracy_gain=at_latency.accuracy - baseline.accuracy if at_latency else None,
+        subnet_at_accuracy=at_accuracy.name if at_accuracy else None,
+        subnet_acc_at_accuracy=at_accuracy.accuracy if at_accuracy else None,
+        subnet_ms_at_accuracy=at_accuracy.latency_ms if at_accuracy else None,
+        speedup_at_accuracy=baseline.latency_ms / at_accuracy.latency_ms if at_accuracy else None,
+    )
+
+
+def comparison_table(paretos: Sequence[DevicePareto]) -> list[ComparisonRow]:
+    """One row per device and baseline, in the order given."""
+    return [compare(b, p.subnets, p.device) for p in paretos for b in p.baselines]
+
+
+class Comparison(BaseModel):
+    """Every device's Pareto data with the baselines on it, and the comparison table over them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    paretos: list[DevicePareto]
+    rows: list[ComparisonRow]
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        return write_text(path, self.model_dump_json(indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Comparison:
+        return cls.model_validate_json(Path(path).read_text())
+
+
+def compare_all(searches: Sequence[DeviceSearchResult], baselines: Sequence[BaselineResult]) -> Comparison:
+    paretos = [device_pareto(s, baselines) for s in searches]
+    return Comparison(paretos=paretos, rows=comparison_table(paretos))
+
+
+def markdown_table(rows: Sequence[ComparisonRow]) -> str:
+    """The table as Markdown: accuracies in %, latencies in ms, '-' where no subnet qualifies."""
+    lines = [
+        "| device | baseline | baseline val top-1 | baseline ms | best subnet at <= its latency | "
+        "accuracy gain | fastest subnet at >= its accuracy | speed-up |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        at_latency = _fmt(r.subnet_acc_at_latency, "{:.1%}") + f" ({_fmt(r.subnet_ms_at_latency, '{:.2f}')} ms)"
+        at_accuracy = _fmt(r.subnet_ms_at_accuracy, "{:.2f} ms") + f" ({_fmt(r.subnet_acc_at_accuracy, '{:.1%}')})"
+        lines.append(
+            f"| {r.device} | {r.baseline} | {r.baseline_acc:.1%} | {r.baseline_ms:.2f} | {at_latency} | "
+            f"{_fmt(r.accuracy_gain, '{:+.1%}')} | {at_accuracy} | {_fmt(r.speedup_at_accuracy, '{:.2f}x')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: float | None, pattern: str) -> str:
+    return "-" if value is None else pattern.format(value)

@@ -1,0 +1,152 @@
+"""Prefect tasks for the ``baselines`` stage: train and time one timm model per task, then compare.
+
+Each baseline is its own MLflow run, tagged ``kind=baseline`` and ``model=<name>``, in the same
+experiment as the supernet and its subnets (nested under the pipeline run when one is given), so
+the MLflow UI lists baselines and subnets side by side and filters them by ``tags.kind``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from prefect import task
+from prefect.context import TaskRunContext
+
+from elasticvit.baselines import (
+    BaselineResult,
+    baseline_dir,
+    compare_all,
+    markdown_table,
+    plot_pareto,
+    resolve_budget,
+    run_baseline,
+)
+from elasticvit.baselines.run import RESULT_NAME
+from elasticvit.config import ExperimentConfig
+from elasticvit.latency import load_device
+from elasticvit.search import DeviceSearchResult
+from elasticvit.training.records import EpochMetrics, StepMetrics
+from elasticvit.utils.atomic import write_text
+from elasticvit.utils.hashing import sha256_file
+from tasks.caching import output_guarded_key
+from tasks.tracking import log_flat_params, stage_run
+
+LOG_EVERY_STEPS = 20
+"""Step metrics go to MLflow every this many steps: one call per step would slow short runs."""
+
+COMPARISON_NAME = "comparison.json"
+
+
+def _baseline_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    cfg: ExperimentConfig = parameters["cfg"]
+    model: str = parameters["model"]
+    checkpoint = cfg.baselines.checkpoints.get(model)
+    inputs = {
+        "model": model,
+        "checkpoint": sha256_file(checkpoint) if checkpoint else None,
+        "data_version": parameters["data_version"],
+        # the resolved budget, not the setting: same_as_supernet changes with the supernet's time
+        "budget": resolve_budget(cfg.baselines, cfg.training, parameters["supernet_wall_s"]).model_dump(),
+        "training": cfg.training.model_dump(mode="json", exclude={"output_dir"}),
+        "latency": cfg.latency.model_dump(mode="json", exclude={"calibration_archs", "validate_archs", "output_dir"}),
+        "devices": [load_device(d).model_dump(mode="json") for d in cfg.latency.devices],
+    }
+    marker = baseline_dir(cfg.baselines.output_dir, model).resolve() / RESULT_NAME
+    return output_guarded_key(f"baseline-{model}", inputs, marker)
+
+
+@task(name="baseline-train", cache_key_fn=_baseline_cache_key, persist_result=True, retries=1)
+def train_baseline_task(
+    cfg: ExperimentConfig,
+    model: str,
+    data_dir: str,
+    data_version: str,
+    supernet_wall_s: float | None = None,
+    parent_run_id: str | None = None,
+) -> dict[str, Any]:
+    """Train, evaluate and time ``model``; return its result path, headline figures and run id.
+
+    ``supernet_wall_s`` is the supernet's training wall time, needed when
+    ``baselines.budget`` is ``same_as_supernet``.
+    """
+    budget = resolve_budget(cfg.baselines, cfg.training, supernet_wall_s)
+    tags = {"kind": "baseline", "model": model, "data_version": data_version}
+    with stage_run(cfg, "baseline", parent_run_id=parent_run_id, run_name=f"baseline-{model}", tags=tags) as run:
+        log_flat_params("training", cfg.training)
+        log_flat_params("baselines", cfg.baselines)
+        mlflow.log_params({"model": model, "budget": budget.describe()})
+        result = run_baseline(
+            cfg, model, data_dir, budget, checkpoint=cfg.baselines.checkpoints.get(model), callbacks=[MlflowCallback()]
+        )
+        log_result(result)
+    return {
+        "model": model,
+        "result": str(baseline_dir(cfg.baselines.output_dir, model).resolve() / RESULT_NAME),
+        "val_accuracy": result.val_accuracy,
+        "latency_ms": {d: m.median_ms for d, m in result.latency.items()},
+        "mlflow_run_id": run.info.run_id,
+    }
+
+
+@task(name="baseline-compare", retries=1)
+def compare_baselines_task(
+    cfg: ExperimentConfig,
+    baseline_results: list[str],
+    search_results: list[str],
+    parent_run_id: str | None = None,
+) -> dict[str, Any]:
+    """Place the baselines on every device's Pareto plot; write and log the comparison table.
+
+    Cheap (no training, no measuring), so it is not cached: it always reflects the given files.
+    """
+    baselines = [BaselineResult.load(p) for p in baseline_results]
+    searches = [DeviceSearchResult.load(p) for p in search_results]
+    comparison = compare_all(searches, baselines)
+    out = Path(cfg.baselines.output_dir)
+    with stage_run(cfg, "baseline-compare", parent_run_id=parent_run_id, tags={"kind": "baseline-comparison"}) as run:
+        paths = [comparison.save(out / COMPARISON_NAME), write_text(out / "comparison.md", markdown_table(comparison.rows))]
+        paths += [plot_pareto(p, out / p.device / "pareto.png") for p in comparison.paretos]
+        for path in paths:
+            mlflow.log_artifact(str(path), artifact_path="baselines" if path.parent == out else f"baselines/{path.parent.name}")
+        for row in comparison.rows:
+            prefix = f"{row.device}.{row.baseline}"
+            if row.accuracy_gain is not None:
+                mlflow.log_metric(f"{prefix}.accuracy_gain", row.accuracy_gain)
+            if row.speedup_at_accuracy is not None:
+                mlflow.log_metric(f"{prefix}.speedup", row.speedup_at_accuracy)
+    return {"comparison": str((out / COMPARISON_NAME).resolve()), "mlflow_run_id": run.info.run_id}
+
+
+def log_result(result: BaselineResult) -> None:
+    """The baseline's figures under the names the subnets use, its result JSON as an artifact."""
+    metrics = {
+        "val_accuracy": result.val_accuracy,
+        "val_loss": result.val_loss,
+        "params": float(result.params),
+        "macs": float(result.macs),
+        "train_s": result.train.train_s,
+        "train_steps": float(result.train.steps),
+        "images_per_s": result.train.images_per_s,
+    }
+    if result.test_accuracy is not None:
+        metrics["test_accuracy"] = result.test_accuracy
+    metrics.update({f"latency_ms.{device}": m.median_ms for device, m in result.latency.items()})
+    mlflow.log_metrics(metrics)
+    mlflow.log_dict(result.model_dump(mode="json"), "baseline/result.json")
+
+
+class MlflowCallback:
+    """Training progress of a baseline into the active MLflow run."""
+
+    def on_step(self, record: StepMetrics) -> None:
+        if record.step % LOG_EVERY_STEPS == 0:
+            mlflow.log_metrics({f"train.{k}": v for k, v in record.metrics.items()}, step=record.step)
+
+    def on_epoch(self, record: EpochMetrics) -> None:
+        probe = record.probes[0]
+        mlflow.log_metrics({"epoch.val_accuracy": probe.accuracy, "epoch.val_loss": probe.loss}, step=record.step)
+
+    def on_checkpoint(self, path: Path, step: int) -> None:
+        """Baselines keep no intermediate checkpoints."""
