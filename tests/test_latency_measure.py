@@ -35,7 +35,7 @@ def test_measure_remeasures_noisy_rounds_and_keeps_the_calmest(monkeypatch: pyte
     rounds = iter([rng.uniform(1.0, 2.0, 30), rng.normal(1.0, 0.001, 30), rng.uniform(1.0, 2.0, 30)])
     calls = []
 
-    def fake_time_calls(runner, warmup, repeats):  # type: ignore[no-untyped-def]
+    def fake_time_calls(runner, warmup, repeats, min_time_s):  # type: ignore[no-untyped-def]
         calls.append(repeats)
         return next(rounds)
 
@@ -118,6 +118,14 @@ def test_correction_recovers_scale_and_offset() -> None:
     c = fit_correction(points, per_block_overhead_ms=0.01, call_overhead_ms=0.01)
     assert c.scale == pytest.approx(0.9) and c.offset_ms == pytest.approx(0.05)
     assert c.points == 3 and c.fit_within_10pct == 1.0
+
+
+def test_correction_fits_a_per_block_term_given_enough_points() -> None:
+    # measured = 1.1 * sum + 0.02 * blocks + 0.05 (nothing subtracted per block)
+    shapes = [(1.0, 10), (2.0, 12), (3.0, 20), (4.0, 18), (5.0, 25)]
+    points = [_point(s, b, 1.1 * s + 0.02 * b + 0.05) for s, b in shapes]
+    c = fit_correction(points, per_block_overhead_ms=0.0, call_overhead_ms=0.01)
+    assert (c.scale, c.per_block_ms, c.offset_ms) == pytest.approx((1.1, 0.02, 0.05))
 
 
 def test_correction_without_points_adds_one_call() -> None:

@@ -81,7 +81,8 @@ def test_table_round_trip_is_sorted_json(space, tmp_path: Path) -> None:  # type
 
 
 def test_prediction_is_the_corrected_block_sum(space) -> None:  # type: ignore[no-untyped-def]
-    table = synthetic_table(space, overhead=0.005, correction=Correction(scale=1.2, offset_ms=0.03, points=0))
+    correction = Correction(scale=1.2, per_block_ms=0.002, offset_ms=0.03, points=0)
+    table = synthetic_table(space, overhead=0.005, correction=correction)
     predictor = LatencyPredictor.from_table(table, space)
     rng = np.random.default_rng(1)
     archs = [space.sample(rng) for _ in range(20)]
@@ -89,7 +90,8 @@ def test_prediction_is_the_corrected_block_sum(space) -> None:  # type: ignore[n
         blocks = arch_blocks(space, arch, NUM_CLASSES)
         block_sum = sum(table.entries[b.key].latency.median_ms for b in blocks)
         assert predictor.block_sum_ms(arch) == pytest.approx(block_sum)
-        assert predictor.predict(arch) == pytest.approx(1.2 * (block_sum - 0.005 * len(blocks)) + 0.03)
+        expected = 1.2 * (block_sum - 0.005 * len(blocks)) + 0.002 * len(blocks) + 0.03
+        assert predictor.predict(arch) == pytest.approx(expected)
     np.testing.assert_allclose(predictor.predict_many(archs), [predictor.predict(a) for a in archs])
 
 

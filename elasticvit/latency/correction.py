@@ -1,18 +1,23 @@
 """The per-device correction from a sum of block latencies to end-to-end latency.
 
-Blocks are timed one at a time, so their sum misses what only a whole model shows:
+Blocks are timed one at a time, each over and over with its weights and activations hot in cache,
+so their sum misses what only a whole model shows:
 
 - per-call overhead: a runtime such as ONNX Runtime charges a fixed cost per ``run`` (dispatch,
   input/output binding). A block timed alone pays it once per block, a model once in total. When
   the backend says so (``Backend.call_overhead_once``), the table subtracts a measured empty-model
   call from every block and the correction adds one back (the offset).
-- fusion and layout: inside one graph the runtime fuses across block boundaries and skips layout
-  conversions between consecutive convolutions (ORT's blocked NCHWc format); eager PyTorch keeps
-  activations in cache from one block to the next. These scale roughly with model size (the slope).
+- size-proportional effects (the scale): in a model each block finds its weights evicted by the
+  previous blocks' (slower), while inside one graph ONNX Runtime fuses across block boundaries and
+  skips layout conversions between consecutive convolutions (faster).
+- per-block effects (the per-block term): hand-offs between blocks that a block timed alone does
+  not see, e.g. waking the intra-op thread pool for each block's first operator with two threads.
 
-So ``measured ~= scale * (block sum - blocks * per-block overhead) + offset``, fitted on a few
-calibration archs measured end to end. The fit weighs relative errors, because the target is a
-relative one (within +/-10 %) and small subnets would otherwise count for little.
+So ``measured ~= scale * compute + per_block * blocks + offset`` with ``compute`` the block sum
+minus the subtracted call overheads, fitted on a few calibration archs measured end to end. The
+fit weighs relative errors, because the target is relative (within +/-10 %) and small subnets
+would otherwise count for little. With too few calibration archs for three terms, the simpler
+models below are used instead.
 """
 
 from __future__ import annotations
@@ -35,42 +40,47 @@ class CalibrationPoint(BaseModel):
 
 
 class Correction(BaseModel):
-    """``latency = scale * compute_ms + offset_ms`` where ``compute_ms`` is the overhead-free sum."""
+    """``latency = scale * compute_ms + per_block_ms * blocks + offset_ms``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     scale: float = Field(gt=0.0)
+    per_block_ms: float = 0.0
     offset_ms: float
     points: int = Field(ge=0, description="calibration archs the fit used")
     fit_within_10pct: float | None = Field(default=None, description="on the calibration archs")
 
-    def apply(self, compute_ms: np.ndarray | float) -> np.ndarray | float:
-        return self.scale * compute_ms + self.offset_ms
+    def apply(self, compute_ms: np.ndarray | float, blocks: np.ndarray | int) -> np.ndarray | float:
+        return self.scale * compute_ms + self.per_block_ms * blocks + self.offset_ms
 
 
 def fit_correction(
     points: list[CalibrationPoint], per_block_overhead_ms: float, call_overhead_ms: float
 ) -> Correction:
-    """Fit scale and offset on calibration points (weighted least squares on relative error).
+    """Fit the correction on calibration points by least squares on relative error.
 
-    With no points the correction only adds one call overhead back; with one point, or points
-    whose block sums are all equal, only the scale is fitted.
+    The richest model that the points determine is used: scale, per-block term and offset with
+    more than three distinct points; scale and offset with two or more; with one point only the
+    scale (the offset being one call overhead); with none, no correction beyond that call.
     """
     if not points:
         return Correction(scale=1.0, offset_ms=call_overhead_ms, points=0)
     x = np.array([compute_ms(p.block_sum_ms, p.blocks, per_block_overhead_ms) for p in points])
+    n = np.array([p.blocks for p in points], dtype=np.float64)
     y = np.array([p.measured.median_ms for p in points])
-    scale, offset = _fit_scale_offset(x, y) if np.ptp(x) > 0 else (0.0, 0.0)
+    ones = np.ones_like(x)
+    for columns in ([x, n, ones], [x, ones]):
+        coef = _relative_lstsq(np.stack(columns, axis=1), y)
+        if coef is not None and coef[0] > 0.0:
+            per_block = float(coef[1]) if len(coef) == 3 else 0.0
+            return _with_fit(Correction(scale=coef[0], per_block_ms=per_block, offset_ms=coef[-1],
+                                        points=len(points)), x, n, y)
+    # One point, or points whose block sums coincide: keep the physically motivated offset (one
+    # call) and fit only the scale.
+    scale = float(np.median((y - call_overhead_ms) / x))
     if scale <= 0.0:
-        # Too few distinct points for two parameters, or a nonsensical slope: keep the physically
-        # motivated offset (one call) and fit only the scale.
-        offset = call_overhead_ms
-        scale = float(np.median((y - offset) / x))
-    if scale <= 0.0:
-        scale, offset = 1.0, call_overhead_ms
-    predicted = scale * x + offset
-    within = float(np.mean(np.abs(predicted - y) <= 0.1 * y))
-    return Correction(scale=scale, offset_ms=float(offset), points=len(points), fit_within_10pct=within)
+        scale = 1.0
+    return _with_fit(Correction(scale=scale, offset_ms=call_overhead_ms, points=len(points)), x, n, y)
 
 
 def compute_ms(block_sum_ms: float, blocks: int, per_block_overhead_ms: float) -> float:
@@ -78,8 +88,17 @@ def compute_ms(block_sum_ms: float, blocks: int, per_block_overhead_ms: float) -
     return block_sum_ms - blocks * per_block_overhead_ms
 
 
-def _fit_scale_offset(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def _relative_lstsq(design: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """Coefficients minimising sum(((design @ c) - y) / y)^2, or None if not determined."""
+    rows, cols = design.shape
+    # More points than parameters (else the fit is exact and says nothing), and full rank.
+    if rows <= cols or np.linalg.matrix_rank(design) < cols:
+        return None
     # Dividing each row by y_i turns absolute residuals into relative ones.
-    design = np.stack([x / y, 1.0 / y], axis=1)
-    (scale, offset), *_ = np.linalg.lstsq(design, np.ones_like(y), rcond=None)
-    return float(scale), float(offset)
+    coef, *_ = np.linalg.lstsq(design / y[:, None], np.ones_like(y), rcond=None)
+    return coef
+
+
+def _with_fit(c: Correction, x: np.ndarray, n: np.ndarray, y: np.ndarray) -> Correction:
+    within = float(np.mean(np.abs(c.apply(x, n) - y) <= 0.1 * y))
+    return c.model_copy(update={"fit_within_10pct": within})

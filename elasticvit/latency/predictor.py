@@ -1,8 +1,9 @@
 """Predicting a subnet's latency on a device from its table: block sum plus the fitted correction.
 
-Search evaluates thousands of archs, so each arch's overhead-free block sum is computed once (the
-block enumeration is the expensive part) and cached; a prediction is then a dictionary lookup and
-one multiply-add, and ``predict_many`` applies the correction to a whole population at once.
+Search evaluates thousands of archs, so each arch's overhead-free block sum and block count are
+computed once (the block enumeration is the expensive part) and cached; a prediction is then a
+dictionary lookup and a few multiply-adds, and ``predict_many`` applies the correction to a whole
+population at once.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ CACHE_LIMIT = 200_000
 
 
 class LatencyPredictor:
-    """``latency(arch) = scale * sum_b (table[b] - per-block overhead) + offset``, in ms."""
+    """``latency(arch) = scale * sum_b (table[b] - overhead) + per_block * blocks + offset`` (ms)."""
 
     def __init__(self, table: LatencyTable, space: SearchSpace) -> None:
         table.check(space.hash)
@@ -35,7 +36,7 @@ class LatencyPredictor:
         self.table = table
         self.space = space
         self.device = table.device
-        self._compute_ms: dict[Arch, float] = {}
+        self._features: dict[str, tuple[float, int]] = {}
 
     @classmethod
     def from_table(cls, table: LatencyTable, space: SearchSpace) -> LatencyPredictor:
@@ -47,12 +48,13 @@ class LatencyPredictor:
 
     def predict(self, arch: Arch) -> float:
         """Predicted end-to-end latency of ``arch`` in milliseconds."""
-        return float(self.table.correction.apply(self.compute_ms(arch)))
+        compute, blocks = self.features(arch)
+        return float(self.table.correction.apply(compute, blocks))
 
     def predict_many(self, archs: Iterable[Arch]) -> np.ndarray:
         """Predicted latencies (ms) of several archs, in order."""
-        sums = np.fromiter((self.compute_ms(a) for a in archs), dtype=np.float64)
-        return np.asarray(self.table.correction.apply(sums), dtype=np.float64)
+        features = np.array([self.features(a) for a in archs], dtype=np.float64).reshape(-1, 2)
+        return np.asarray(self.table.correction.apply(features[:, 0], features[:, 1]), dtype=np.float64)
 
     def block_sum_ms(self, arch: Arch) -> float:
         """The plain sum of the table entries of the arch's blocks (no correction)."""
@@ -61,14 +63,15 @@ class LatencyPredictor:
     def block_keys(self, arch: Arch) -> list[str]:
         return [b.key for b in arch_blocks(self.space, arch, self.table.num_classes)]
 
-    def compute_ms(self, arch: Arch) -> float:
-        """Block sum minus the per-block call overhead (the correction's input); cached per arch."""
-        cached = self._compute_ms.get(arch)
+    def features(self, arch: Arch) -> tuple[float, int]:
+        """The correction's inputs: overhead-free block sum (ms) and block count; cached per arch."""
+        # Keyed by the id string: it is cached on the arch and hashes faster than the nested model.
+        cached = self._features.get(arch.id)
         if cached is None:
             keys = self.block_keys(arch)
             block_sum = float(self.table.medians(keys).sum())
-            cached = compute_ms(block_sum, len(keys), self.table.overhead_per_block_ms)
-            if len(self._compute_ms) >= CACHE_LIMIT:
-                self._compute_ms.clear()
-            self._compute_ms[arch] = cached
+            cached = (compute_ms(block_sum, len(keys), self.table.overhead_per_block_ms), len(keys))
+            if len(self._features) >= CACHE_LIMIT:
+                self._features.clear()
+            self._features[arch.id] = cached
         return cached
