@@ -27,14 +27,14 @@ from elasticvit.baselines.run import RESULT_NAME
 from elasticvit.config import ExperimentConfig
 from elasticvit.latency import load_device
 from elasticvit.search import DeviceSearchResult
-from elasticvit.training.records import EpochMetrics, StepMetrics
 from elasticvit.utils.atomic import write_text
 from elasticvit.utils.hashing import sha256_file
 from tasks.caching import output_guarded_key
 from tasks.tracking import log_flat_params, stage_run
+from tasks.train import MlflowCallback
 
 LOG_EVERY_STEPS = 20
-"""Step metrics go to MLflow every this many steps: one call per step would slow short runs."""
+"""Step metrics go to MLflow every this many steps: a baseline runs thousands of short steps."""
 
 COMPARISON_NAME = "comparison.json"
 
@@ -78,7 +78,7 @@ def train_baseline_task(
         log_flat_params("baselines", cfg.baselines)
         mlflow.log_params({"model": model, "budget": budget.describe()})
         result = run_baseline(
-            cfg, model, data_dir, budget, checkpoint=cfg.baselines.checkpoints.get(model), callbacks=[MlflowCallback()]
+            cfg, model, data_dir, budget, checkpoint=cfg.baselines.checkpoints.get(model), callbacks=[MlflowCallback(log_every=LOG_EVERY_STEPS)]
         )
         log_result(result)
     return {
@@ -106,21 +106,22 @@ def compare_baselines_task(
     comparison = compare_all(searches, baselines)
     out = Path(cfg.baselines.output_dir)
     with stage_run(cfg, "baseline-compare", parent_run_id=parent_run_id, tags={"kind": "baseline-comparison"}) as run:
-        paths = [comparison.save(out / COMPARISON_NAME), write_text(out / "comparison.md", markdown_table(comparison.rows))]
-        paths += [plot_pareto(p, out / p.device / "pareto.png") for p in comparison.paretos]
-        for path in paths:
-            mlflow.log_artifact(str(path), artifact_path="baselines" if path.parent == out else f"baselines/{path.parent.name}")
+        mlflow.log_artifact(str(comparison.save(out / COMPARISON_NAME)), artifact_path="baselines")
+        mlflow.log_artifact(str(write_text(out / "comparison.md", markdown_table(comparison.rows))), artifact_path="baselines")
+        for pareto in comparison.paretos:
+            plot = plot_pareto(pareto, out / pareto.device / "pareto.png")
+            mlflow.log_artifact(str(plot), artifact_path=f"baselines/{pareto.device}")
         for row in comparison.rows:
-            prefix = f"{row.device}.{row.baseline}"
+            prefix = f"{row.device}/{row.baseline}"
             if row.accuracy_gain is not None:
-                mlflow.log_metric(f"{prefix}.accuracy_gain", row.accuracy_gain)
+                mlflow.log_metric(f"accuracy_gain/{prefix}", row.accuracy_gain)
             if row.speedup_at_accuracy is not None:
-                mlflow.log_metric(f"{prefix}.speedup", row.speedup_at_accuracy)
+                mlflow.log_metric(f"speedup/{prefix}", row.speedup_at_accuracy)
     return {"comparison": str((out / COMPARISON_NAME).resolve()), "mlflow_run_id": run.info.run_id}
 
 
 def log_result(result: BaselineResult) -> None:
-    """The baseline's figures under the names the subnets use, its result JSON as an artifact."""
+    """The baseline's headline figures as run metrics, its full result as an artifact."""
     metrics = {
         "val_accuracy": result.val_accuracy,
         "val_loss": result.val_loss,
@@ -132,21 +133,7 @@ def log_result(result: BaselineResult) -> None:
     }
     if result.test_accuracy is not None:
         metrics["test_accuracy"] = result.test_accuracy
-    metrics.update({f"latency_ms.{device}": m.median_ms for device, m in result.latency.items()})
+    metrics.update({f"latency_ms/{device}": m.median_ms for device, m in result.latency.items()})
     mlflow.log_metrics(metrics)
     mlflow.log_dict(result.model_dump(mode="json"), "baseline/result.json")
 
-
-class MlflowCallback:
-    """Training progress of a baseline into the active MLflow run."""
-
-    def on_step(self, record: StepMetrics) -> None:
-        if record.step % LOG_EVERY_STEPS == 0:
-            mlflow.log_metrics({f"train.{k}": v for k, v in record.metrics.items()}, step=record.step)
-
-    def on_epoch(self, record: EpochMetrics) -> None:
-        probe = record.probes[0]
-        mlflow.log_metrics({"epoch.val_accuracy": probe.accuracy, "epoch.val_loss": probe.loss}, step=record.step)
-
-    def on_checkpoint(self, path: Path, step: int) -> None:
-        """Baselines keep no intermediate checkpoints."""

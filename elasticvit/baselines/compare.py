@@ -161,21 +161,22 @@ def compare_all(searches: Sequence[DeviceSearchResult], baselines: Sequence[Base
 
 
 def markdown_table(rows: Sequence[ComparisonRow]) -> str:
-    """The table as Markdown: accuracies in %, latencies in ms, '-' where no subnet qualifies."""
+    """The table as Markdown: accuracies in %, latencies in ms; "none" where no subnet qualifies."""
     lines = [
-        "| device | baseline | baseline val top-1 | baseline ms | best subnet at <= its latency | "
-        "accuracy gain | fastest subnet at >= its accuracy | speed-up |",
+        "| device | baseline | val top-1 | latency | best subnet no slower | accuracy gain "
+        "| fastest subnet no less accurate | speed-up |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        at_latency = _fmt(r.subnet_acc_at_latency, "{:.1%}") + f" ({_fmt(r.subnet_ms_at_latency, '{:.2f}')} ms)"
-        at_accuracy = _fmt(r.subnet_ms_at_accuracy, "{:.2f} ms") + f" ({_fmt(r.subnet_acc_at_accuracy, '{:.1%}')})"
+        at_latency = at_accuracy = gain = speedup = "none"
+        if r.subnet_acc_at_latency is not None and r.accuracy_gain is not None:
+            at_latency = f"{r.subnet_acc_at_latency:.1%} at {r.subnet_ms_at_latency:.2f} ms"
+            gain = f"{100 * r.accuracy_gain:+.1f} pts"
+        if r.subnet_ms_at_accuracy is not None and r.speedup_at_accuracy is not None:
+            at_accuracy = f"{r.subnet_acc_at_accuracy:.1%} at {r.subnet_ms_at_accuracy:.2f} ms"
+            speedup = f"{r.speedup_at_accuracy:.2f}x"
         lines.append(
-            f"| {r.device} | {r.baseline} | {r.baseline_acc:.1%} | {r.baseline_ms:.2f} | {at_latency} | "
-            f"{_fmt(r.accuracy_gain, '{:+.1%}')} | {at_accuracy} | {_fmt(r.speedup_at_accuracy, '{:.2f}x')} |"
+            f"| {r.device} | {r.baseline} | {r.baseline_acc:.1%} | {r.baseline_ms:.2f} ms | {at_latency} | {gain} "
+            f"| {at_accuracy} | {speedup} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def _fmt(value: float | None, pattern: str) -> str:
-    return "-" if value is None else pattern.format(value)

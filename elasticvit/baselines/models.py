@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -60,7 +61,10 @@ def load_state(model: nn.Module, checkpoint: str | os.PathLike[str]) -> None:
     if not path.is_file():
         raise CheckpointError(f"baseline checkpoint not found: {path}")
     # weights_only refuses pickled code: a checkpoint from elsewhere cannot execute anything.
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"{path}: holds more than tensors, refused (weights_only): {exc}") from exc
     for key in ("state_dict", "model"):
         if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
             state = state[key]
