@@ -1,7 +1,8 @@
 """``elasticvit baseline``: train a timm model on the prepared data, time it on every device.
 
 The library is imported inside the command so that ``elasticvit --help`` does not load torch.
-Registered on the main app by ``cli/main.py`` (``app.command()(baseline)``).
+Registered on the main app by ``cli/main.py``: ``app.command()(baseline)`` and
+``app.command("baseline-compare")(baseline_compare)``.
 """
 
 from __future__ import annotations
@@ -68,3 +69,29 @@ def baseline(
 def _fail(message: str) -> None:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(code=2)
+
+
+def baseline_compare(
+    config: ConfigOpt = "quickstart",
+    overrides: OverrideOpt = None,
+    search_results: Annotated[
+        list[Path] | None,
+        typer.Option("--search-result", help="a device's search result JSON (repeatable; default: "
+                     "<search.output_dir>/<device>/result.json for every device in latency.devices)"),
+    ] = None,
+) -> None:
+    """Put the trained baselines on every device's Pareto plot and write the comparison table."""
+    from elasticvit.baselines.run import RESULT_NAME, baseline_dir
+    from tasks.baselines import compare_baselines_task
+
+    try:
+        cfg = load_config(config, overrides)
+    except ConfigError as exc:
+        _fail(str(exc))
+    searches = search_results or [Path(cfg.search.output_dir) / d / "result.json" for d in cfg.latency.devices]
+    baselines = [baseline_dir(cfg.baselines.output_dir, m) / RESULT_NAME for m in cfg.baselines.models]
+    missing = [str(p) for p in [*searches, *baselines] if not p.exists()]
+    if missing:
+        _fail(f"missing results (run the search and `elasticvit baseline` first): {', '.join(missing)}")
+    result = compare_baselines_task(cfg, [str(p) for p in baselines], [str(p) for p in searches])
+    typer.echo(json.dumps(result, indent=2))

@@ -164,3 +164,16 @@ def test_baseline_appears_on_the_device_pareto_data_and_plot(tmp_path: Path) -> 
 def test_baseline_without_a_measurement_on_the_device_is_an_error() -> None:
     with pytest.raises(KeyError, match="not measured on device 'dev'"):
         device_pareto(make_search_result("dev"), [make_baseline_result("resnet18", 0.7, {"other": 1.0})])
+
+
+def test_cli_rejects_an_unknown_model_before_anything_runs() -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from cli.baseline import baseline
+
+    app = typer.Typer()
+    app.command()(baseline)
+    result = CliRunner().invoke(app, ["--model", "resnet19", "--epochs", "1"])
+    assert result.exit_code == 2
+    assert "unknown timm model 'resnet19'" in result.output and "resnet18" in result.output
