@@ -1,0 +1,78 @@
+"""Prefect task for the ``train`` stage: supernet training recorded live in MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from prefect import task
+from prefect.context import TaskRunContext
+
+from elasticvit.config import ExperimentConfig
+from elasticvit.training import train_supernet
+from elasticvit.training.plots import plot_accuracy_vs_macs
+from elasticvit.training.records import EpochMetrics, StepMetrics
+from elasticvit.utils.hashing import sha256_file
+from tasks.caching import output_guarded_key
+from tasks.tracking import log_flat_params, stage_run
+
+
+class MlflowCallback:
+    """Streams the loop's records to the active MLflow run (rank 0 only, as the loop promises)."""
+
+    def __init__(self, log_every: int = 1) -> None:
+        self.log_every = log_every
+
+    def on_step(self, record: StepMetrics) -> None:
+        if record.step % self.log_every == 0:
+            mlflow.log_metrics({f"step/{k}": v for k, v in record.metrics.items()}, step=record.step)
+
+    def on_epoch(self, record: EpochMetrics) -> None:
+        metrics = {f"val/{k}": v for k, v in record.per_level.items()}
+        metrics.update({f"train/{k}": v for k, v in record.train.items()})
+        mlflow.log_metrics(metrics, step=record.step)
+        mlflow.log_dict(record.model_dump(mode="json"), f"epochs/epoch-{record.epoch:03d}.json")
+
+    def on_checkpoint(self, path: Path, step: int) -> None:
+        mlflow.set_tag("last_checkpoint_step", str(step))
+
+
+def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    cfg: ExperimentConfig = parameters["cfg"]
+    inputs = {
+        "training": cfg.training.model_dump(mode="json"),
+        "sampling": cfg.sampling.model_dump(mode="json"),
+        "space": cfg.space.model_dump(mode="json"),
+        "data_version": parameters["data"]["data_version"],
+    }
+    return output_guarded_key("train", inputs, Path(cfg.training.output_dir).resolve() / "supernet.pt")
+
+
+@task(name="train-supernet", cache_key_fn=_cache_key, persist_result=True, retries=1, retry_delay_seconds=10)
+def train(cfg: ExperimentConfig, data: dict[str, str], parent_run_id: str | None = None) -> dict[str, Any]:
+    """Train (or resume) the supernet; return its checkpoint, hash, MLflow run id and metrics.
+
+    A retry resumes from the last complete checkpoint the loop wrote.
+    """
+    out_dir = Path(cfg.training.output_dir).resolve()
+    with stage_run(cfg, "train", parent_run_id=parent_run_id, tags={"data_version": data["data_version"]}) as run:
+        log_flat_params("training", cfg.training)
+        log_flat_params("sampling", cfg.sampling)
+        result = train_supernet(cfg, Path(data["data_dir"]), out_dir, callbacks=[MlflowCallback()])
+        mlflow.log_metrics({f"final/{k}": v for k, v in result.final_metrics.items()})
+        mlflow.log_metric("wall_time_s", result.wall_time_s)
+        if result.grad_cos_prev_step_mean is not None:
+            mlflow.log_metric("grad_cos_prev_step_mean", result.grad_cos_prev_step_mean)
+        plot = out_dir / "accuracy_vs_macs.png"
+        plot_accuracy_vs_macs({"final": result.final_probes}, plot, title=f"{cfg.sampling.strategy} sampling")
+        mlflow.log_artifact(str(plot))
+        mlflow.log_artifact(str(result.checkpoint), artifact_path="supernet")
+        mlflow.log_dict(result.model_dump(mode="json"), "train_result.json")
+    return {
+        "checkpoint": str(result.checkpoint),
+        "supernet_sha256": sha256_file(result.checkpoint),
+        "mlflow_run_id": run.info.run_id,
+        "wall_time_s": result.wall_time_s,
+        "final_metrics": result.final_metrics,
+    }
