@@ -141,6 +141,17 @@ def feasible_widths(space: SearchSpace) -> list[tuple[int, ...]]:
     return feasible
 
 
+def stage_grids(space: SearchSpace) -> list[tuple[int, ...]]:
+    """Per stage, the output heights (= widths) its layers run at, over the space's resolutions."""
+    grids: list[set[int]] = [set() for _ in space.stages]
+    for resolution in space.resolutions:
+        hw = math.ceil(resolution / space.first_conv.stride)
+        for i, stage in enumerate(space.stages):
+            hw = math.ceil(hw / stage.stride)
+            grids[i].add(hw)
+    return [tuple(sorted(g)) for g in grids]
+
+
 def _stage_blocks(
     space: SearchSpace, stage: StageSpace, hw: int, widths_in: tuple[int, ...], widths: tuple[int, ...]
 ) -> list[BlockSpec]:
