@@ -7,7 +7,6 @@ the MLflow UI lists baselines and subnets side by side and filters them by ``tag
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -18,16 +17,14 @@ from elasticvit.baselines import (
     BaselineResult,
     baseline_dir,
     compare_all,
-    markdown_table,
-    plot_pareto,
     resolve_budget,
     run_baseline,
 )
+from elasticvit.baselines.report import COMPARISON_JSON, comparison_dir, write_report
 from elasticvit.baselines.run import RESULT_NAME
 from elasticvit.config import ExperimentConfig
 from elasticvit.latency import load_device
 from elasticvit.search import DeviceSearchResult
-from elasticvit.utils.atomic import write_text
 from elasticvit.utils.hashing import sha256_file
 from tasks.caching import output_guarded_key
 from tasks.tracking import log_flat_params, stage_run
@@ -35,8 +32,6 @@ from tasks.train import MlflowCallback
 
 LOG_EVERY_STEPS = 20
 """Step metrics go to MLflow every this many steps: a baseline runs thousands of short steps."""
-
-COMPARISON_NAME = "comparison.json"
 
 
 def _baseline_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
@@ -104,20 +99,17 @@ def compare_baselines_task(
     baselines = [BaselineResult.load(p) for p in baseline_results]
     searches = [DeviceSearchResult.load(p) for p in search_results]
     comparison = compare_all(searches, baselines)
-    out = Path(cfg.baselines.output_dir)
+    out = comparison_dir(cfg.baselines.output_dir)
     with stage_run(cfg, "baseline-compare", parent_run_id=parent_run_id, tags={"kind": "baseline-comparison"}) as run:
-        mlflow.log_artifact(str(comparison.save(out / COMPARISON_NAME)), artifact_path="baselines")
-        mlflow.log_artifact(str(write_text(out / "comparison.md", markdown_table(comparison.rows))), artifact_path="baselines")
-        for pareto in comparison.paretos:
-            plot = plot_pareto(pareto, out / pareto.device / "pareto.png")
-            mlflow.log_artifact(str(plot), artifact_path=f"baselines/{pareto.device}")
+        for path in write_report(comparison, out):
+            mlflow.log_artifact(str(path), artifact_path="comparison")
         for row in comparison.rows:
             prefix = f"{row.device}/{row.baseline}"
             if row.accuracy_gain is not None:
                 mlflow.log_metric(f"accuracy_gain/{prefix}", row.accuracy_gain)
             if row.speedup_at_accuracy is not None:
                 mlflow.log_metric(f"speedup/{prefix}", row.speedup_at_accuracy)
-    return {"comparison": str((out / COMPARISON_NAME).resolve()), "mlflow_run_id": run.info.run_id}
+    return {"comparison": str((out / COMPARISON_JSON).resolve()), "mlflow_run_id": run.info.run_id}
 
 
 def log_result(result: BaselineResult) -> None:

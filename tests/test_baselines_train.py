@@ -49,7 +49,7 @@ def test_run_baseline_trains_evaluates_and_times(tmp_path: Path, data_dir: Path)
     assert result.resolution == 16 and result.num_classes == 3 and result.macs > 0
     assert 0.0 <= result.val_accuracy <= 1.0 and result.test_accuracy is not None
     assert list(result.latency) == ["torch-cpu-1t"] and result.latency_ms("torch-cpu-1t") > 0
-    saved = BaselineResult.load(tmp_path / "baselines" / MODEL / "result.json")
+    saved = BaselineResult.load(tmp_path / "baselines" / "models" / MODEL / "result.json")
     assert saved == result
     # the saved weights are the trained model: reloading reproduces its val loss
     reloaded = create_baseline(MODEL, 3, checkpoint=result.weights)
@@ -95,5 +95,5 @@ def test_baseline_task_records_a_tagged_nested_run(tmp_path: Path, data_dir: Pat
     search = make_search_result("torch-cpu-1t").save(tmp_path / "search" / "result.json")
     compared = compare_baselines_task.fn(cfg, [out["result"]], [str(search)], parent_run_id=parent)
     assert Path(compared["comparison"]).exists()
-    artifacts = [a.path for a in client.list_artifacts(compared["mlflow_run_id"], "baselines/torch-cpu-1t")]
-    assert artifacts == ["baselines/torch-cpu-1t/pareto.png"]
+    artifacts = [a.path for a in client.list_artifacts(compared["mlflow_run_id"], "comparison")]
+    assert artifacts == ["comparison/comparison.json", "comparison/comparison.md", "comparison/torch-cpu-1t.png"]

@@ -3,7 +3,7 @@ on the same devices, and compared with the searched subnets on each device's Par
 
 Entry points (plain functions, no orchestration): ``run_baseline`` trains, evaluates and times one
 model; ``compare_all`` places the baselines among every device's search results and builds the
-comparison table; ``plot_pareto`` draws a device's plot. See docs/baselines.md.
+comparison table; ``write_report`` writes it with one Pareto plot per device. See docs/baselines.md.
 """
 
 from elasticvit.baselines.compare import (
@@ -30,6 +30,7 @@ from elasticvit.baselines.models import (
 )
 from elasticvit.baselines.plots import plot_pareto
 from elasticvit.baselines.records import BaselineResult
+from elasticvit.baselines.report import comparison_dir, write_report
 from elasticvit.baselines.run import baseline_dir, run_baseline
 from elasticvit.baselines.train import Budget, TrainStats, evaluate, resolve_budget, train_baseline
 
@@ -48,6 +49,7 @@ __all__ = [
     "check_model_name",
     "compare",
     "compare_all",
+    "comparison_dir",
     "comparison_table",
     "count_macs",
     "count_params",
@@ -61,4 +63,5 @@ __all__ = [
     "run_baseline",
     "searched_points",
     "train_baseline",
+    "write_report",
 ]

@@ -24,8 +24,8 @@ EVAL_BATCH = 256
 
 
 def baseline_dir(output_dir: str | os.PathLike[str], model: str) -> Path:
-    """Where one baseline's weights and result go: ``<baselines.output_dir>/<model>/``."""
-    return Path(output_dir) / model
+    """Where one baseline's weights and result go: ``<baselines.output_dir>/models/<model>/``."""
+    return Path(output_dir) / "models" / model
 
 
 def run_baseline(
