@@ -201,7 +201,7 @@ def synthetic_table(
                           latency=_measurement(0.01 + 0.001 * i))
         for i, s in enumerate(specs)
     }
-    settings = MeasureSettings(warmup=FAST.warmup, repeats=FAST.repeats, min_time_s=FAST.min_time_s, max_cv=FAST.max_cv)
+    settings = MeasureSettings.from_config(FAST)
     header = make_header("cifar", space.hash, NUM_CLASSES, load_device("torch-cpu-1t"), settings, {"torch": "x"})
     return LatencyTable(
         **header.model_dump(),

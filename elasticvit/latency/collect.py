@@ -59,9 +59,7 @@ def collect_table(
     path = Path(path)
     partial_path = partial_path_for(path)
     backend = get_backend(device)
-    settings = MeasureSettings(
-        warmup=cfg.warmup, repeats=cfg.repeats, min_time_s=cfg.min_time_s, max_cv=cfg.max_cv
-    )
+    settings = MeasureSettings.from_config(cfg)
     header = make_header(space.name, space.hash, num_classes, device, settings, backend.versions())
     state = _resume(partial_path, header)
     writer = _PartialWriter(partial_path, already_s=state.collect_s)
@@ -209,7 +207,7 @@ def _calibrate(
             CalibrationPoint(
                 arch_id=arch.id,
                 blocks=len(keys),
-                block_sum_ms=float(sum(state.entries[k].latency.median_ms for k in keys)),
+                block_sum_ms=float(sum(state.entries[k].latency.value(state.settings.statistic) for k in keys)),
                 measured=measure_arch(backend, supernet, space, arch, state.num_classes, cfg),
             )
         )
@@ -219,7 +217,8 @@ def _calibrate(
 
 def _finish(state: PartialTable, overhead_once: bool) -> LatencyTable:
     assert state.call_overhead is not None  # measured before any block
-    overhead = state.call_overhead.median_ms
+    statistic = state.settings.statistic
+    overhead = state.call_overhead.value(statistic)
     per_block = overhead if overhead_once else 0.0
     fields = state.model_dump(exclude={"entries", "call_overhead", "calibration"})
     return LatencyTable(
@@ -228,7 +227,7 @@ def _finish(state: PartialTable, overhead_once: bool) -> LatencyTable:
         call_overhead=state.call_overhead,
         overhead_per_block_ms=per_block,
         calibration=state.calibration,
-        correction=fit_correction(state.calibration, per_block, overhead),
+        correction=fit_correction(state.calibration, per_block, overhead, statistic),
     )
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from elasticvit.latency.measure import Measurement
+from elasticvit.latency.measure import Measurement, Statistic
 
 
 class CalibrationPoint(BaseModel):
@@ -35,7 +35,7 @@ class CalibrationPoint(BaseModel):
 
     arch_id: str
     blocks: int = Field(ge=1)
-    block_sum_ms: float = Field(gt=0.0, description="sum of the table medians of its blocks")
+    block_sum_ms: float = Field(gt=0.0, description="sum of the table entries of its blocks")
     measured: Measurement
 
 
@@ -55,7 +55,10 @@ class Correction(BaseModel):
 
 
 def fit_correction(
-    points: list[CalibrationPoint], per_block_overhead_ms: float, call_overhead_ms: float
+    points: list[CalibrationPoint],
+    per_block_overhead_ms: float,
+    call_overhead_ms: float,
+    statistic: Statistic = "median",
 ) -> Correction:
     """Fit the correction on calibration points by least squares on relative error.
 
@@ -67,7 +70,7 @@ def fit_correction(
         return Correction(scale=1.0, offset_ms=call_overhead_ms, points=0)
     x = np.array([compute_ms(p.block_sum_ms, p.blocks, per_block_overhead_ms) for p in points])
     n = np.array([p.blocks for p in points], dtype=np.float64)
-    y = np.array([p.measured.median_ms for p in points])
+    y = np.array([p.measured.value(statistic) for p in points])
     ones = np.ones_like(x)
     for columns in ([x, n, ones], [x, ones]):
         coef = _relative_lstsq(np.stack(columns, axis=1), y)

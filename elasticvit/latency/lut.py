@@ -19,9 +19,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import elasticvit
+from elasticvit.config.experiment import LatencyConfig
 from elasticvit.latency.correction import CalibrationPoint, Correction
 from elasticvit.latency.devices import DeviceSpec
-from elasticvit.latency.measure import Measurement
+from elasticvit.latency.measure import Measurement, Statistic
 from elasticvit.utils.atomic import write_json
 
 FORMAT_VERSION = 1
@@ -48,6 +49,12 @@ class MeasureSettings(BaseModel):
     repeats: int = Field(ge=1)
     min_time_s: float = Field(ge=0.0)
     max_cv: float = Field(gt=0.0)
+    statistic: Statistic = Field(description="the figure of each measurement the table uses")
+
+    @classmethod
+    def from_config(cls, cfg: LatencyConfig) -> MeasureSettings:
+        return cls(warmup=cfg.warmup, repeats=cfg.repeats, min_time_s=cfg.min_time_s, max_cv=cfg.max_cv,
+                   statistic=cfg.statistic)
 
 
 class BlockEntry(BaseModel):
@@ -118,9 +125,9 @@ class LatencyTable(TableHeader):
     collect_s: float = Field(ge=0.0, description="collection wall time, summed over resumed runs")
 
     def latency_ms(self, key: str) -> float:
-        """The median latency of one block; a missing key is an error, never a zero."""
+        """The latency of one block (its ``settings.statistic``); a missing key is an error."""
         try:
-            return self.entries[key].latency.median_ms
+            return self.entries[key].latency.value(self.settings.statistic)
         except KeyError:
             raise MissingBlockError(
                 f"block '{key}' is not in the latency table of device '{self.device.name}' "

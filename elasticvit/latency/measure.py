@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import time
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +24,9 @@ OUTLIER_SIGMAS = 3.0
 MIN_RELATIVE_SPREAD = 0.02
 MAX_ATTEMPTS = 3
 MAX_SAMPLES = 10_000
+
+Statistic = Literal["median", "min"]
+"""Which figure of a measurement predictions use (``LatencyConfig.statistic``)."""
 
 
 class Measurement(BaseModel):
@@ -38,6 +42,10 @@ class Measurement(BaseModel):
     std_ms: float = Field(ge=0.0)
     min_ms: float = Field(gt=0.0)
     cv: float = Field(ge=0.0, description="std / mean of the kept samples")
+
+    def value(self, statistic: Statistic) -> float:
+        """The figure predictions use: ``median`` or ``min`` (see ``LatencyConfig.statistic``)."""
+        return self.median_ms if statistic == "median" else self.min_ms
 
 
 def measure(

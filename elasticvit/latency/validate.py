@@ -28,7 +28,7 @@ class ValidationPoint(BaseModel):
 
     arch_id: str
     predicted_ms: float
-    measured_ms: float = Field(description="median of the outlier-trimmed samples")
+    measured_ms: float = Field(description="the table's statistic of the outlier-trimmed samples")
     measured_cv: float
 
 
@@ -99,7 +99,7 @@ def validate_predictor(
                 ValidationPoint(
                     arch_id=arch.id,
                     predicted_ms=predictor.predict(arch),
-                    measured_ms=measured.median_ms,
+                    measured_ms=measured.value(table.settings.statistic),
                     measured_cv=measured.cv,
                 )
             )
