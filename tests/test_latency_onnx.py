@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-# Until the supernet (elasticvit/model, elasticvit/space) lands, elasticvit.latency cannot import.
-pytest.importorskip("elasticvit.model.blocks")
-
 import numpy as np
 import onnxruntime
 import pytest
