@@ -15,6 +15,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 from elasticvit.config.experiment import ExperimentConfig
+from elasticvit.model import Supernet
 from elasticvit.space import SearchSpace
 from elasticvit.utils.atomic import torch_save
 from elasticvit.utils.hashing import stable_hash
@@ -111,10 +112,8 @@ def save_supernet(path: Path, state_dict: dict[str, torch.Tensor], meta: Superne
     )
 
 
-def load_supernet(path: str | Path, device: str | torch.device = "cpu"):  # -> tuple[Supernet, SupernetMeta]
+def load_supernet(path: str | Path, device: str | torch.device = "cpu") -> tuple[Supernet, SupernetMeta]:
     """The trained supernet (eval mode) and its metadata, from a weights-only ``supernet.pt``."""
-    from elasticvit.model import Supernet
-
     blob = torch.load(Path(path), map_location=device, weights_only=True)
     meta = SupernetMeta(
         space=SearchSpace.model_validate_json(blob["space"]),
