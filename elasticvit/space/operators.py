@@ -21,20 +21,28 @@ Layer = MBConvLayer | TransformerLayer
 
 
 def sample(space: SearchSpace, rng: np.random.Generator) -> Arch:
-    stem_width = _pick(space.first_conv.widths, rng)
+    # One draw of uniforms per arch (the most any arch of the space can need): pools draw
+    # thousands of archs, and per-choice generator calls would dominate their cost.
+    draws = iter(rng.random(_max_draws(space)).tolist())
+
+    def pick(choices: Sequence[int]) -> int:
+        return choices[int(next(draws) * len(choices))]
+
+    resolution, stem_width = pick(space.resolutions), pick(space.first_conv.widths)
+    stem_kernels = tuple(pick(space.stem.kernels) for _ in range(pick(space.stem.depths)))
     stages: list[StageArch] = []
     previous = stem_width
     for stage in space.stages:
-        width = _pick(allowed_widths(stage, previous), rng)
-        depth = _pick(stage.depths, rng)
-        stages.append(StageArch(width=width, layers=tuple(_layer(stage, rng) for _ in range(depth))))
+        width = pick(allowed_widths(stage, previous))
+        if stage.kind == "mbconv":
+            layers = tuple(MBConvLayer(kernel=pick(stage.kernels), expansion=pick(stage.expansions))
+                           for _ in range(pick(stage.depths)))
+        else:
+            layers = tuple(TransformerLayer(mlp_ratio=pick(stage.mlp_ratios), v_scale=pick(stage.v_scales))
+                           for _ in range(pick(stage.depths)))
+        stages.append(StageArch(width=width, layers=layers))
         previous = width
-    return Arch(
-        resolution=_pick(space.resolutions, rng),
-        stem_width=stem_width,
-        stem_kernels=tuple(_pick(space.stem.kernels, rng) for _ in range(_pick(space.stem.depths, rng))),
-        stages=tuple(stages),
-    )
+    return Arch(resolution=resolution, stem_width=stem_width, stem_kernels=stem_kernels, stages=tuple(stages))
 
 
 def extreme(space: SearchSpace, largest: bool) -> Arch:
@@ -93,6 +101,12 @@ def crossover(space: SearchSpace, a: Arch, b: Arch, rng: np.random.Generator) ->
         previous = width
     return Arch(resolution=either(a.resolution, b.resolution), stem_width=stem_width,
                 stem_kernels=either(a.stem_kernels, b.stem_kernels), stages=tuple(stages))
+
+
+def _max_draws(space: SearchSpace) -> int:
+    """Uniforms ``sample`` may consume: resolution, stem width, stem depth and kernels, and per stage
+    its width, depth and two choices per layer."""
+    return 3 + max(space.stem.depths) + sum(2 + 2 * max(s.depths) for s in space.stages)
 
 
 def allowed_widths(stage: StageSpace, previous: int) -> tuple[int, ...]:
