@@ -1,0 +1,47 @@
+"""Download a file with progress and verify its MD5 before anyone may use it."""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from elasticvit.data.errors import DatasetError
+from elasticvit.utils.atomic import atomic_path
+from elasticvit.utils.hashing import md5_file
+
+_CHUNK = 1 << 16
+
+
+def fetch_verified(url: str, dest: Path, md5: str, progress: bool = True) -> Path:
+    """Return ``dest`` holding the file at ``url`` whose MD5 is ``md5``.
+
+    A cached ``dest`` with the right checksum is reused; a wrong one is downloaded again. The
+    download goes to a temporary file that is renamed onto ``dest`` only after the checksum
+    matches, so a failed or interrupted download never leaves a file under the final name.
+    """
+    if dest.exists() and md5_file(dest) == md5:
+        return dest
+    with atomic_path(dest) as tmp:
+        _download(url, tmp, progress)
+        actual = md5_file(tmp)
+        if actual != md5:
+            raise DatasetError(f"{url}: MD5 mismatch, expected {md5}, got {actual} (corrupt or truncated download)")
+    return dest
+
+
+def _download(url: str, path: Path, progress: bool) -> None:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp, open(path, "wb") as out:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=os.path.basename(url), disable=not progress) as bar:
+                for chunk in iter(lambda: resp.read(_CHUNK), b""):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+            if total is not None and out.tell() != total:
+                raise DatasetError(f"{url}: download truncated at {out.tell()} of {total} bytes")
+    except (urllib.error.URLError, OSError) as exc:
+        raise DatasetError(f"{url}: download failed: {exc}") from exc

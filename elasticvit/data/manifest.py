@@ -1,0 +1,53 @@
+"""The manifest that describes a prepared dataset, and reading its splits back."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from elasticvit.data.errors import DatasetError
+
+MANIFEST = "manifest.json"
+SPLITS = ("train", "val", "test")
+
+
+class Manifest(BaseModel):
+    """Written last, so its presence means every split file is complete."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    num_classes: int
+    class_names: list[str]
+    resolution: int
+    counts: dict[str, dict[str, int]]  # split -> class name -> images
+    sha256: dict[str, str]  # file name -> sha256
+    config_hash: str
+    version: str  # one hash over the split files: the data version tags and caches refer to
+    created_by: str
+
+
+def read_manifest(data_dir: str | os.PathLike[str]) -> Manifest:
+    path = Path(data_dir) / MANIFEST
+    if not path.exists():
+        raise DatasetError(f"{path}: no manifest; run the prepare stage first")
+    try:
+        return Manifest.model_validate(json.loads(path.read_text()))
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise DatasetError(f"{path}: invalid manifest: {exc}") from exc
+
+
+def load_split(data_dir: str | os.PathLike[str], split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (uint8, N x H x W x 3) and labels (int64) of one prepared split, as tensors."""
+    if split not in SPLITS:
+        raise DatasetError(f"unknown split '{split}', expected one of {', '.join(SPLITS)}")
+    path = Path(data_dir) / f"{split}.npz"
+    if not path.exists():
+        raise DatasetError(f"{path}: split file missing")
+    with np.load(path, allow_pickle=False) as data:
+        return torch.from_numpy(data["images"].copy()), torch.from_numpy(data["labels"].astype(np.int64))
