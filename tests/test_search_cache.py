@@ -84,10 +84,23 @@ def test_concurrent_processes_append_safely(tmp_path: Path) -> None:
 
 def test_predictor_ranks_unseen_archs() -> None:
     train, test = _archs(150, seed=1), _archs(40, seed=2)
-    predictor = AccuracyPredictor.fit([a.model_dump() for a in train], [accuracy(a) for a in train], seed=0)
+    predictor = AccuracyPredictor.fit([a.id for a in train], [a.model_dump() for a in train], [accuracy(a) for a in train], seed=0)
     predicted = predictor.predict([a.model_dump() for a in test])
     truth = np.array([accuracy(a) for a in test])
     assert np.corrcoef(predicted, truth)[0, 1] > 0.8
+
+
+def test_known_archs_are_estimated_out_of_bag() -> None:
+    train = _archs(60, seed=1)
+    truth = np.array([accuracy(a) for a in train])
+    predictor = AccuracyPredictor.fit([a.id for a in train], [a.model_dump() for a in train], truth, seed=0)
+    in_sample = predictor.predict([a.model_dump() for a in train])
+    estimated = predictor.estimate([a.id for a in train], [a.model_dump() for a in train])
+    # out-of-bag errors are honest: larger than the in-sample fit's
+    assert np.abs(estimated - truth).mean() > np.abs(in_sample - truth).mean()
+    fresh = _archs(5, seed=9)
+    assert np.allclose(predictor.estimate([a.id for a in fresh], [a.model_dump() for a in fresh]),
+                       predictor.predict([a.model_dump() for a in fresh]))
 
 
 def test_flatten_numbers_keys_by_path() -> None:

@@ -79,21 +79,32 @@ def test_seeds_enter_the_first_population() -> None:
     assert outcome.best.accuracy >= accuracy(best_known)
 
 
-def test_screen_picks_the_candidate_it_ranks_highest() -> None:
+def test_screen_keeps_the_top_candidate_and_only_if_it_could_become_a_parent() -> None:
     cfg = SMALL.model_copy(update={"predictor_screen": 4, "generations": 1})
-    screened: list[list[str]] = []
+    calls: list[list[ToyArch]] = []
 
     def screen(candidates: list[ToyArch]) -> np.ndarray:
-        screened.append([c.id for c in candidates])
+        calls.append(list(candidates))
         return np.array([accuracy(c) for c in candidates])
 
     fitness = Direct()
     evolve(ToySpace(), fitness, lambda a: True, cfg, np.random.default_rng(0), screen=screen)
-    children = fitness.scored[cfg.population:]
-    assert len(screened) == len(children) == cfg.mutations + cfg.crossovers
-    assert all(len(c) == 4 for c in screened)
-    by_id = {a: accuracy(ToyArch(genes=tuple(int(g) for g in a[1:]))) for c in screened for a in c}
-    assert all(child == max(c, key=by_id.__getitem__) for child, c in zip(children, screened))
+    parents, slots = calls[0], calls[1:]
+    floor = min(accuracy(p) for p in parents)
+    assert len(parents) == cfg.parents and len(slots) == cfg.mutations + cfg.crossovers
+    assert all(len(c) == 4 for c in slots)
+    expected = [max(c, key=accuracy).id for c in slots if max(map(accuracy, c)) >= floor]
+    assert fitness.scored[cfg.population:] == expected
+    assert expected
+
+
+def test_search_ends_when_no_child_is_worth_measuring() -> None:
+    cfg = SMALL.model_copy(update={"predictor_screen": 2, "generations": 30})
+    fitness = Direct()
+    # rates every arch already scored (the parents) above every new one
+    outcome = evolve(ToySpace(), fitness, lambda a: True, cfg, np.random.default_rng(0),
+                     screen=lambda c: np.array([float(a.id in fitness.scored) for a in c]))
+    assert len(outcome.history) == 1 and outcome.evaluations == cfg.population
 
 
 def test_nothing_admitted_is_an_error() -> None:

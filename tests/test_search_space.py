@@ -56,7 +56,7 @@ def test_operators_keep_every_arch_in_the_space() -> None:
 def test_predictor_reads_real_arch_json() -> None:
     rng = np.random.default_rng(0)
     archs = [SPACE.sample(rng) for _ in range(80)]
-    predictor = AccuracyPredictor.fit([a.model_dump(mode="json") for a in archs], [np.log(macs(a)) for a in archs], 0)
+    predictor = AccuracyPredictor.fit([a.id for a in archs], [a.model_dump(mode="json") for a in archs], [np.log(macs(a)) for a in archs], 0)
     held_out = [SPACE.sample(rng) for _ in range(30)]
     predicted = predictor.predict([a.model_dump(mode="json") for a in held_out])
     assert np.corrcoef(predicted, [np.log(macs(a)) for a in held_out])[0, 1] > 0.7

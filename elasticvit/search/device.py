@@ -226,8 +226,10 @@ def _screen(cached: list[Evaluation], cfg: SearchConfig, evaluator: AccuracyEval
     """A predictor fitted on the cache, once it holds enough points and screening is on."""
     if cfg.predictor_screen <= 1 or len(cached) < cfg.predictor_min_points:
         return None
-    predictor = AccuracyPredictor.fit([e.arch for e in cached], [e.accuracy for e in cached], seed=cfg.seed)
-    return lambda archs: predictor.predict([evaluator.encode(a) for a in archs])
+    predictor = AccuracyPredictor.fit(
+        [e.arch_id for e in cached], [e.arch for e in cached], [e.accuracy for e in cached], seed=cfg.seed
+    )
+    return lambda archs: predictor.estimate([a.id for a in archs], [evaluator.encode(a) for a in archs])
 
 
 def _cloud(evaluator: AccuracyEvaluator, latency: LatencyModel, decode: Callable[[dict[str, Any]], Any]) -> list[CloudPoint]:

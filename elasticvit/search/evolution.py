@@ -59,7 +59,9 @@ def evolve(
     ``sample`` draws the initial population (default ``space.sample``; the device search passes the
     FLOPs pools so every size is represented); ``seeds`` go in first (archs already known to be
     good, e.g. from the cache). With ``screen`` and ``cfg.predictor_screen > 1``, each child slot
-    draws that many admitted candidates and scores only the one ``screen`` ranks highest.
+    draws that many admitted candidates and keeps the one ``screen`` ranks highest, and only if
+    ``screen`` rates it at least as high as the weakest parent: a child predicted not to make the
+    next parent set is not worth a measurement. A generation left with no child ends the search.
 
     The search runs ``cfg.generations`` generations after the initial one, or stops early once the
     best accuracy has not improved for ``cfg.patience`` generations.
@@ -81,7 +83,10 @@ def evolve(
         if generation == cfg.generations or (cfg.patience is not None and stale >= cfg.patience):
             break
         parents = [s.arch for s in ranked[: cfg.parents]]
-        population = parents + _offspring(space, parents, admits, cfg, rng, seen, screen)
+        children = _offspring(space, parents, admits, cfg, rng, seen, screen)
+        if not children:
+            break  # nothing new worth scoring: converged (or the budget admits nothing new)
+        population = parents + children
     return SearchOutcome(best=best_of(list(seen.values())), scored=tuple(seen.values()), history=tuple(history))
 
 
@@ -132,16 +137,21 @@ def _offspring(
         return space.crossover(parents[a], parents[b], rng)
 
     taken: set[str] = set(seen)
-    per_slot = cfg.predictor_screen if screen is not None else 1
+    screening = screen is not None and cfg.predictor_screen > 1
+    floor = float(np.min(screen(parents))) if screening else -np.inf  # type: ignore[misc]
     children: list[Any] = []
     for make, count in ((mutant, cfg.mutations), (cross, cfg.crossovers)):
         for _ in range(count):
-            candidates = _draw_new(make, admits, taken, per_slot)
+            candidates = _draw_new(make, admits, taken, cfg.predictor_screen if screening else 1)
             if not candidates:
                 continue  # this slot found nothing new and admitted: the generation is a bit smaller
-            pick = candidates[int(np.argmax(screen(candidates)))] if len(candidates) > 1 else candidates[0]  # type: ignore[misc]
-            taken.add(pick.id)
-            children.append(pick)
+            taken.update(c.id for c in candidates)
+            if screening:
+                rated = screen(candidates)  # type: ignore[misc]
+                if rated.max() < floor:
+                    continue
+                candidates = [candidates[int(np.argmax(rated))]]
+            children.append(candidates[0])
     return children
 
 

@@ -24,22 +24,36 @@ class AccuracyPredictor:
     absent positions without feature scaling.
     """
 
-    def __init__(self, model: RandomForestRegressor, columns: list[str]) -> None:
+    def __init__(self, model: RandomForestRegressor, columns: list[str], out_of_bag: dict[str, float]) -> None:
         self.model = model
         self.columns = columns
+        self.out_of_bag = out_of_bag
 
     @classmethod
-    def fit(cls, archs: Sequence[Mapping[str, Any]], accuracies: Sequence[float], seed: int) -> AccuracyPredictor:
-        if len(archs) != len(accuracies) or len(archs) < 2:
-            raise ValueError(f"need at least 2 archs with one accuracy each, got {len(archs)}/{len(accuracies)}")
+    def fit(
+        cls, ids: Sequence[str], archs: Sequence[Mapping[str, Any]], accuracies: Sequence[float], seed: int
+    ) -> AccuracyPredictor:
+        if not len(ids) == len(archs) == len(accuracies) or len(archs) < 2:
+            raise ValueError(f"need at least 2 archs with one id and accuracy each, got {len(ids)}/{len(archs)}/{len(accuracies)}")
         flat = [flatten_numbers(a) for a in archs]
         columns = sorted(set().union(*flat))
-        model = RandomForestRegressor(n_estimators=100, min_samples_leaf=2, random_state=seed, n_jobs=1)
+        model = RandomForestRegressor(n_estimators=100, min_samples_leaf=2, oob_score=True, random_state=seed, n_jobs=1)
         model.fit(_matrix(flat, columns), np.asarray(accuracies, dtype=np.float64))
-        return cls(model, columns)
+        oob = {i: float(p) for i, p in zip(ids, model.oob_prediction_, strict=True) if np.isfinite(p)}
+        return cls(model, columns, oob)
 
     def predict(self, archs: Sequence[Mapping[str, Any]]) -> np.ndarray:
         return self.model.predict(_matrix([flatten_numbers(a) for a in archs], self.columns))
+
+    def estimate(self, ids: Sequence[str], archs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Like ``predict``, but an arch the forest was fitted on gets its out-of-bag prediction.
+
+        A forest predicts its own training points too well; comparing those with fresh archs'
+        predictions would favour the known ones. Out-of-bag predictions (from the trees that did not
+        see the point) are on the same footing as predictions for unseen archs.
+        """
+        fresh = self.predict(archs)
+        return np.array([self.out_of_bag.get(i, float(p)) for i, p in zip(ids, fresh, strict=True)])
 
 
 def flatten_numbers(value: Any, prefix: str = "") -> dict[str, float]:
