@@ -98,11 +98,12 @@ def validate(
 
 @contextlib.contextmanager
 def _user_errors() -> Iterator[None]:
-    """Report a bad config, device, backend or table as one red line and exit code 2."""
+    """Report a bad config, space, device, backend or table as one red line and exit code 2."""
     from elasticvit.latency import BackendError, DeviceError, LatencyTableError
 
     try:
         yield
-    except (ConfigError, DeviceError, BackendError, LatencyTableError) as exc:
+    # load_space raises FileNotFoundError for an unknown space name.
+    except (ConfigError, FileNotFoundError, DeviceError, BackendError, LatencyTableError) as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(code=2) from exc

@@ -21,3 +21,9 @@ def test_validate_without_a_table_says_to_collect(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "no latency table" in result.output and "collect" in result.output
+
+
+def test_unknown_space_is_reported() -> None:
+    result = CliRunner().invoke(app, ["collect", "--device", "torch-cpu-1t", "--space", "no-such-space"])
+    assert result.exit_code == 2
+    assert "no-such-space" in result.output

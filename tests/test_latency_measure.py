@@ -30,7 +30,7 @@ def test_measure_remeasures_noisy_rounds_and_keeps_the_calmest(monkeypatch: pyte
     rounds = iter([rng.uniform(1.0, 2.0, 30), rng.normal(1.0, 0.001, 30), rng.uniform(1.0, 2.0, 30)])
     calls = []
 
-    def fake_time_calls(runner, warmup, repeats, min_time_s):  # type: ignore[no-untyped-def]
+    def fake_time_calls(runner, warmup, repeats, min_time_s, clock):  # type: ignore[no-untyped-def]
         calls.append(repeats)
         return next(rounds)
 
@@ -131,3 +131,17 @@ def test_correction_without_points_adds_one_call() -> None:
 def test_correction_with_one_point_fits_the_scale_only() -> None:
     c = fit_correction([_point(2.0, 10, 2.2)], per_block_overhead_ms=0.0, call_overhead_ms=0.2)
     assert c.offset_ms == 0.2 and c.scale == pytest.approx(1.0)
+
+
+def test_thread_clock_needs_a_single_cpu_thread() -> None:
+    with pytest.raises(ValueError, match="clock 'thread' needs threads: 1"):
+        DeviceSpec(name="x", backend="torch-eager", threads=2, clock="thread")
+    with pytest.raises(ValueError, match="clock 'thread'"):
+        DeviceSpec(name="x", backend="torch-eager", device="cuda", clock="thread")
+
+
+def test_thread_clock_ignores_time_spent_off_cpu() -> None:
+    import time
+
+    m = measure(lambda: time.sleep(0.002), warmup=0, repeats=3, max_cv=10.0, clock=time.thread_time_ns)
+    assert m.median_ms < 1.0  # sleeping, like being preempted, uses no CPU time of the thread

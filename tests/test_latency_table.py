@@ -135,7 +135,7 @@ def test_interrupted_collection_resumes(space, tmp_path: Path, monkeypatch: pyte
     path = tmp_path / "table.json"
     device = load_device("torch-cpu-1t")
     # The first run measures the call overhead and 5 blocks, then is interrupted at the 6th block.
-    monkeypatch.setattr(collect_mod, "measure_runner", lambda r, c: fake_measure(r, c, fail_at=7))
+    monkeypatch.setattr(collect_mod, "measure_runner", lambda r, c, d: fake_measure(r, c, fail_at=7))
     with pytest.raises(KeyboardInterrupt):
         collect_table(space, device, NUM_CLASSES, FAST, path, progress=False)
     assert not path.exists()
@@ -143,7 +143,7 @@ def test_interrupted_collection_resumes(space, tmp_path: Path, monkeypatch: pyte
     assert len(partial.entries) == 4  # saved after every second block
 
     calls.clear()
-    monkeypatch.setattr(collect_mod, "measure_runner", lambda r, c: fake_measure(r, c))
+    monkeypatch.setattr(collect_mod, "measure_runner", lambda r, c, d: fake_measure(r, c))
     table = collect_table(space, device, NUM_CLASSES, FAST, path, progress=False)
     assert len(calls) == 3  # only the blocks missing from the partial file
     assert set(table.entries) == {s.key for s in specs}
@@ -155,7 +155,7 @@ def test_partial_file_of_other_settings_is_not_reused(space, tmp_path: Path, mon
     specs = space_blocks(space, NUM_CLASSES)[:3]
     monkeypatch.setattr(collect_mod, "space_blocks", lambda space, num_classes: specs)
     calls: list[int] = []
-    monkeypatch.setattr(collect_mod, "measure_runner", lambda r, c: calls.append(1) or _measurement(0.1))
+    monkeypatch.setattr(collect_mod, "measure_runner", lambda r, c, d: calls.append(1) or _measurement(0.1))
     path = tmp_path / "table.json"
     stale = synthetic_table(space).model_dump(exclude={"correction", "overhead_per_block_ms"})
     stale["settings"]["repeats"] = 99

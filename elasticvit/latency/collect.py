@@ -30,7 +30,7 @@ from elasticvit.latency.lut import (
     load_partial,
     make_header,
 )
-from elasticvit.latency.measure import Measurement, measure
+from elasticvit.latency.measure import CLOCKS, Measurement, measure
 from elasticvit.model import Supernet
 from elasticvit.model.blocks import BlockSpec, arch_blocks, build_block, space_blocks
 from elasticvit.space import Arch, SearchSpace
@@ -83,7 +83,7 @@ def partial_path_for(path: Path) -> Path:
 def measure_call_overhead(backend: Backend, cfg: LatencyConfig) -> Measurement:
     """The runtime's cost of one call that computes nothing (an identity model)."""
     runner = backend.prepare(nn.Identity(), (backend.spec.batch_size, 1))
-    return measure_runner(runner, cfg)
+    return measure_runner(runner, cfg, backend.spec)
 
 
 def measure_arch(
@@ -97,11 +97,11 @@ def measure_arch(
     """End-to-end latency of the subnet ``arch`` extracted as a static model."""
     first = arch_blocks(space, arch, num_classes)[0]
     runner = backend.prepare(supernet.extract(arch), first.input_shape(backend.spec.batch_size))
-    return measure_runner(runner, cfg)
+    return measure_runner(runner, cfg, backend.spec)
 
 
-def measure_runner(runner: Runner, cfg: LatencyConfig) -> Measurement:
-    return measure(runner, cfg.warmup, cfg.repeats, cfg.max_cv, cfg.min_time_s)
+def measure_runner(runner: Runner, cfg: LatencyConfig, device: DeviceSpec) -> Measurement:
+    return measure(runner, cfg.warmup, cfg.repeats, cfg.max_cv, cfg.min_time_s, CLOCKS[device.clock])
 
 
 def calibration_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
@@ -178,7 +178,7 @@ def _measure_blocks(
                 kind=spec.kind,
                 input_shape=list(shape),
                 config=spec.model_dump(mode="json"),
-                latency=measure_runner(runner, cfg),
+                latency=measure_runner(runner, cfg, backend.spec),
             )
             bar.update()
             if i % SAVE_EVERY == 0:

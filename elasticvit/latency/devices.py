@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEVICE_DIR = Path(__file__).resolve().parents[2] / "configs" / "devices"
 
@@ -36,7 +36,19 @@ class DeviceSpec(BaseModel):
     threads: int = Field(default=1, ge=1)
     batch_size: int = Field(default=1, ge=1)
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    clock: Literal["wall", "thread"] = Field(
+        default="wall", description="wall: elapsed time; thread: CPU time of the calling thread "
+        "(single-threaded CPU devices only), which excludes time the OS gives to other processes"
+    )
     hardware: str = Field(default="", description="free text: CPU/GPU model, OS, power mode")
+
+    @model_validator(mode="after")
+    def _check_clock(self) -> DeviceSpec:
+        # Thread CPU time equals latency only if all the work runs on the thread that calls.
+        if self.clock == "thread" and (self.threads != 1 or self.device != "cpu"):
+            raise ValueError("clock 'thread' needs threads: 1 on device cpu (other threads' work "
+                             "and GPU time are invisible to the calling thread's CPU clock)")
+        return self
 
     def measurement_fields(self) -> dict[str, object]:
         """Everything that changes a measurement (all fields except the free-text description)."""

@@ -180,6 +180,8 @@ def runtime_info(backend_versions: dict[str, str]) -> dict[str, str]:
         "machine": platform.machine(),
         "processor": platform.processor() or "unknown",
         "cpu_count": str(os.cpu_count()),
+        # Other jobs on the machine slow wall-clock timings; this says how busy it was at the start.
+        "load_avg_1m": f"{os.getloadavg()[0]:.2f}",
     }
 
 

@@ -46,11 +46,18 @@ class ValidationReport(BaseModel):
     mean_abs_rel_error: float = Field(ge=0.0)
     max_abs_rel_error: float = Field(ge=0.0)
     measure_s: float = Field(ge=0.0, description="wall time of the end-to-end measurements")
+    load_avg_1m: tuple[float, float] = Field(description="machine load before and after measuring")
     points: list[ValidationPoint]
 
     @classmethod
     def from_points(
-        cls, points: list[ValidationPoint], device: str, space: str, space_hash: str, measure_s: float
+        cls,
+        points: list[ValidationPoint],
+        device: str,
+        space: str,
+        space_hash: str,
+        measure_s: float,
+        load_avg_1m: tuple[float, float] = (0.0, 0.0),
     ) -> ValidationReport:
         predicted = np.array([p.predicted_ms for p in points])
         measured = np.array([p.measured_ms for p in points])
@@ -65,6 +72,7 @@ class ValidationReport(BaseModel):
             mean_abs_rel_error=float(rel.mean()),
             max_abs_rel_error=float(rel.max()),
             measure_s=measure_s,
+            load_avg_1m=load_avg_1m,
             points=points,
         )
 
@@ -91,6 +99,7 @@ def validate_predictor(
     backend = get_backend(device)
     supernet = Supernet(space, table.num_classes)
     points = []
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     with backend.session():
         for arch in tqdm(archs, desc=f"{device.name} validation", unit="arch", disable=not progress):
@@ -104,4 +113,5 @@ def validate_predictor(
                 )
             )
     elapsed = time.perf_counter() - start
-    return ValidationReport.from_points(points, device.name, table.space, table.space_hash, elapsed)
+    load = (load_before, os.getloadavg()[0])
+    return ValidationReport.from_points(points, device.name, table.space, table.space_hash, elapsed, load)
