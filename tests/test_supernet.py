@@ -1,0 +1,157 @@
+"""Supernet: extraction equivalence, block structure, weights-only subnet files, training use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from elasticvit.model import Supernet, SubnetModel, arch_blocks, build_block, load_subnet, save_subnet, space_blocks
+from elasticvit.space import load_space
+
+SPACES = {name: load_space(name) for name in ("cifar", "imagenet")}
+seeds = st.integers(0, 2**32 - 1)
+
+
+def randomised(net: Supernet) -> Supernet:
+    """Non-trivial norm affines and BN statistics, so equivalence checks cover them."""
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d | torch.nn.LayerNorm):
+                module.weight.copy_(1 + 0.2 * torch.randn(module.weight.shape, generator=gen))
+                module.bias.copy_(0.2 * torch.randn(module.bias.shape, generator=gen))
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.copy_(0.1 * torch.randn(module.running_mean.shape, generator=gen))
+                module.running_var.copy_(torch.rand(module.running_var.shape, generator=gen) + 0.5)
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def cifar_net() -> Supernet:
+    return randomised(Supernet(SPACES["cifar"], 10))
+
+
+@pytest.fixture(scope="module")
+def imagenet_net() -> Supernet:
+    return randomised(Supernet(SPACES["imagenet"], 1000))
+
+
+def check_extraction(net: Supernet, arch, batch: int = 2) -> None:
+    net.set_active(arch)
+    x = torch.randn(batch, 3, arch.resolution, arch.resolution, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = net(x)
+        static = net.extract(arch).eval()
+        got = static(x)
+    assert (expected - got).abs().max().item() < 1e-5
+    assert static.arch == arch
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) and type(m) is not torch.nn.BatchNorm2d for m in static.modules())
+
+
+@settings(max_examples=8, deadline=None)
+@given(seeds)
+def test_cifar_extraction_is_equivalent(cifar_net, seed):
+    check_extraction(cifar_net, SPACES["cifar"].sample(np.random.default_rng(seed)))
+
+
+def test_cifar_extremes_extract_equivalently(cifar_net):
+    for arch in (SPACES["cifar"].smallest(), SPACES["cifar"].largest()):
+        check_extraction(cifar_net, arch)
+
+
+@settings(max_examples=3, deadline=None)
+@given(seeds)
+def test_imagenet_extraction_is_equivalent_at_the_smallest_resolution(imagenet_net, seed):
+    space = SPACES["imagenet"]
+    arch = space.sample(np.random.default_rng(seed)).model_copy(update={"resolution": min(space.resolutions)})
+    check_extraction(imagenet_net, arch, batch=1)
+
+
+def test_extracted_model_is_made_of_the_arch_blocks_in_order(cifar_net):
+    space = SPACES["cifar"]
+    arch = space.sample(np.random.default_rng(5))
+    static = cifar_net.extract(arch)
+    specs = arch_blocks(space, arch, 10)
+    blocks = [*static.features, static.head]
+    assert [type(b) for b in blocks] == [type(build_block(s)) for s in specs]
+    x = torch.zeros(specs[0].input_shape(2))
+    for block, spec, following in zip(blocks, specs, [*specs[1:], None], strict=True):
+        assert tuple(x.shape) == spec.input_shape(2)
+        x = block.eval()(x)
+        if following is not None:
+            assert tuple(x.shape) == following.input_shape(2)
+    assert x.shape == (2, 10)
+
+
+def test_extraction_copies_weights_and_keeps_the_active_arch(cifar_net):
+    space = SPACES["cifar"]
+    active = space.sample(np.random.default_rng(0))
+    cifar_net.set_active(active)
+    static = cifar_net.extract(space.smallest())
+    assert cifar_net.active_arch == active
+    shared = {p.data_ptr() for p in cifar_net.parameters()}
+    assert not any(p.data_ptr() in shared for p in static.parameters())
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.sampled_from(sorted(SPACES)), seeds)
+def test_space_blocks_cover_every_arch_block(name, seed):
+    space = SPACES[name]
+    keys = {s.key for s in _space_blocks(name)}
+    arch = space.sample(np.random.default_rng(seed))
+    assert {s.key for s in arch_blocks(space, arch, 10)} <= keys
+
+
+_BLOCKS: dict = {}
+
+
+def _space_blocks(name):
+    if name not in _BLOCKS:
+        _BLOCKS[name] = space_blocks(SPACES[name], 10)
+    return _BLOCKS[name]
+
+
+def test_space_block_keys_are_unique_and_documented():
+    specs = _space_blocks("imagenet")
+    assert len({s.key for s in specs}) == len(specs)
+    assert "transformer-hw8-c96-mlp3-v2-heads6" in {s.key for s in specs}
+    assert "head-hw4-c320-e6-w1984-n10" in {s.key for s in specs}
+    assert all(s.key.startswith(f"{s.kind}-hw{s.hw}-") for s in specs)
+
+
+def test_saved_subnet_loads_weights_only_with_its_arch(cifar_net, tmp_path):
+    space = SPACES["cifar"]
+    arch = space.sample(np.random.default_rng(9))
+    static = cifar_net.extract(arch).eval()
+    path = tmp_path / "subnet.pt"
+    save_subnet(path, static, extra={"val_acc": 0.5})
+    payload = torch.load(path, weights_only=True)
+    assert payload["arch"] == arch.model_dump_json()
+    loaded = load_subnet(path)
+    assert isinstance(loaded, SubnetModel) and loaded.arch == arch and loaded.extra == {"val_acc": 0.5}
+    x = torch.randn(2, 3, arch.resolution, arch.resolution)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), static(x), rtol=0, atol=0)
+
+
+def test_training_updates_only_the_weights_the_arch_uses():
+    space = SPACES["cifar"]
+    net = Supernet(space, 10, drop_path=0.1).train()
+    arch = space.smallest()
+    net.set_active(arch)
+    x = torch.randn(4, 3, arch.resolution, arch.resolution)
+    torch.nn.functional.cross_entropy(net(x), torch.tensor([0, 1, 2, 3])).backward()
+    deepest = net.stages[2][-1]  # S3 has two layers; the smallest arch runs one
+    assert all(p.grad is None for p in deepest.parameters())
+    conv = net.first_conv.conv
+    assert conv.weight.grad[: arch.stem_width].abs().sum() > 0
+    assert conv.weight.grad[arch.stem_width :].abs().sum() == 0
+
+
+def test_set_active_rejects_archs_outside_the_space(cifar_net):
+    bad = SPACES["cifar"].smallest().model_copy(update={"resolution": 30})
+    with pytest.raises(ValueError, match="resolution 30"):
+        cifar_net.set_active(bad)
