@@ -80,7 +80,7 @@ def train_baseline_task(
         "model": model,
         "result": str(baseline_dir(cfg.baselines.output_dir, model).resolve() / RESULT_NAME),
         "val_accuracy": result.val_accuracy,
-        "latency_ms": {d: m.median_ms for d, m in result.latency.items()},
+        "latency_ms": {d: result.latency_ms(d) for d in result.latency},
         "mlflow_run_id": run.info.run_id,
     }
 
@@ -125,7 +125,7 @@ def log_result(result: BaselineResult) -> None:
     }
     if result.test_accuracy is not None:
         metrics["test_accuracy"] = result.test_accuracy
-    metrics.update({f"latency_ms/{device}": m.median_ms for device, m in result.latency.items()})
+    metrics.update({f"latency_ms/{device}": result.latency_ms(device) for device in result.latency})
     mlflow.log_metrics(metrics)
     mlflow.log_dict(result.model_dump(mode="json"), "baseline/result.json")
 

@@ -129,7 +129,7 @@ def make_baseline_result(model: str, acc: float, ms_by_device: dict[str, float])
         model=model, num_classes=10, resolution=32, params=1000, macs=10_000, budget=Budget(epochs=1),
         train=TrainStats(steps=10, epochs=1.0, train_s=1.0, images_per_s=100.0, final_lr=1e-5),
         val_accuracy=acc, val_loss=1.0, test_accuracy=acc, test_loss=1.0,
-        latency={d: _measurement(ms) for d, ms in ms_by_device.items()}, weights=Path("model.pt"),
+        latency={d: _measurement(ms) for d, ms in ms_by_device.items()}, statistic="median", weights=Path("model.pt"),
     )
 
 

@@ -20,4 +20,4 @@ def measure_model(model: nn.Module, device: DeviceSpec, cfg: LatencyConfig, reso
     backend = get_backend(device)
     with backend.session():
         runner = backend.prepare(copy.deepcopy(model).cpu(), (device.batch_size, 3, resolution, resolution))
-        return measure_runner(runner, cfg)
+        return measure_runner(runner, cfg, device)

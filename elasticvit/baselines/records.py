@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from elasticvit.baselines.train import Budget, TrainStats
-from elasticvit.latency.measure import Measurement
+from elasticvit.latency.measure import Measurement, Statistic
 from elasticvit.utils.atomic import write_text
 
 
@@ -30,13 +30,15 @@ class BaselineResult(BaseModel):
     test_loss: float | None
     latency: dict[str, Measurement]
     """Device name -> end-to-end latency at the device's batch size, on its backend."""
+    statistic: Statistic
+    """The figure of each measurement that counts (``latency.statistic``, as for the subnets)."""
     weights: Path
     """The trained state dict (loadable with ``create_baseline(model, num_classes, weights)``)."""
 
     def latency_ms(self, device: str) -> float:
         if device not in self.latency:
             raise KeyError(f"baseline '{self.model}' was not measured on device '{device}' (measured: {sorted(self.latency)})")
-        return self.latency[device].median_ms
+        return self.latency[device].value(self.statistic)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         return write_text(path, self.model_dump_json(indent=2) + "\n")

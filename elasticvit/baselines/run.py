@@ -72,6 +72,7 @@ def run_baseline(
         test_accuracy=test_acc,
         test_loss=test_loss,
         latency={spec.name: measure_model(net, spec, cfg.latency, resolution) for spec in specs},
+        statistic=cfg.latency.statistic,
         weights=weights.resolve(),
     )
     result.save(out / RESULT_NAME)
