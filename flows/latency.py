@@ -7,7 +7,8 @@ from prefect import flow
 
 from elasticvit.config import load_config
 from flows.runs import link_run_artifact
-from tasks.latency import collect_latency, validate_latency
+from tasks.caching import refresh_if_missing
+from tasks.latency import collect_latency, latency_marker, validate_latency
 
 
 @flow(name="elasticvit-latency", log_prints=True)
@@ -20,7 +21,7 @@ def latency_device(
     announce: bool = True,
 ) -> dict[str, object]:
     cfg = load_config(config, overrides)
-    table = collect_latency(cfg, device, num_classes, parent_run_id=parent_run_id, announce=announce)
+    table = refresh_if_missing(collect_latency, latency_marker(cfg, device))(cfg, device, num_classes, parent_run_id=parent_run_id, announce=announce)
     report = validate_latency(cfg, table)
     link_run_artifact(
         cfg,

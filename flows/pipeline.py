@@ -6,7 +6,8 @@ from prefect import flow
 
 from elasticvit.config import load_config
 from flows.runs import close_parent_run, link_run_artifact, open_parent_run
-from tasks.prepare import prepare_data
+from tasks.caching import refresh_if_missing
+from tasks.prepare import prepare_data, prepare_marker
 
 
 @flow(name="elasticvit-pipeline", log_prints=True)
@@ -14,7 +15,7 @@ def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> 
     cfg = load_config(config, overrides)
     parent = open_parent_run(cfg, "pipeline")
     try:
-        data = prepare_data(cfg, parent_run_id=parent)
+        data = refresh_if_missing(prepare_data, prepare_marker(cfg))(cfg, parent_run_id=parent)
     except BaseException:
         close_parent_run(parent, "FAILED")
         raise

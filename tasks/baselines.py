@@ -7,6 +7,7 @@ the MLflow UI lists baselines and subnets side by side and filters them by ``tag
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -26,12 +27,17 @@ from elasticvit.config import ExperimentConfig
 from elasticvit.latency import load_device
 from elasticvit.search import DeviceSearchResult
 from elasticvit.utils.hashing import sha256_file
-from tasks.caching import output_guarded_key
+from tasks.caching import input_key
 from tasks.tracking import log_flat_params, stage_run
 from tasks.train import MlflowCallback
 
 LOG_EVERY_STEPS = 20
 """Step metrics go to MLflow every this many steps: a baseline runs thousands of short steps."""
+
+
+def baseline_marker(cfg: ExperimentConfig, model: str) -> Path:
+    """The file whose presence means the baseline is done (see ``tasks.caching.refresh_if_missing``)."""
+    return baseline_dir(cfg.baselines.output_dir, model).resolve() / RESULT_NAME
 
 
 def _baseline_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
@@ -47,9 +53,9 @@ def _baseline_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> 
         "training": cfg.training.model_dump(mode="json", exclude={"output_dir"}),
         "latency": cfg.latency.model_dump(mode="json", exclude={"calibration_archs", "validate_archs", "output_dir"}),
         "devices": [load_device(d).model_dump(mode="json") for d in cfg.latency.devices],
+        "out": str(baseline_marker(cfg, model)),
     }
-    marker = baseline_dir(cfg.baselines.output_dir, model).resolve() / RESULT_NAME
-    return output_guarded_key(f"baseline-{model}", inputs, marker)
+    return input_key(f"baseline-{model}", inputs)
 
 
 @task(name="baseline-train", cache_key_fn=_baseline_cache_key, persist_result=True, retries=1)
@@ -78,7 +84,7 @@ def train_baseline_task(
         log_result(result)
     return {
         "model": model,
-        "result": str(baseline_dir(cfg.baselines.output_dir, model).resolve() / RESULT_NAME),
+        "result": str(baseline_marker(cfg, model)),
         "val_accuracy": result.val_accuracy,
         "latency_ms": {d: result.latency_ms(d) for d in result.latency},
         "mlflow_run_id": run.info.run_id,

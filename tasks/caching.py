@@ -1,19 +1,26 @@
-"""Cache keys for stage tasks: the stage's inputs, and only while its outputs still exist.
+"""Input-keyed caching that never serves a result whose files are gone.
 
-Prefect's plain input cache would return a stored result even after someone deleted the files it
-points to; keying on the presence of the stage's completion marker (its manifest) avoids that: with
-the marker gone the key is fresh and the stage runs again.
+A stage task's cache key is a hash of the inputs that change its output. Prefect would return a
+cached result even after someone deleted the files it points to, so callers run a stage through
+``refresh_if_missing``: when the stage's completion marker (its manifest, table or checkpoint) is
+missing, the task runs with ``refresh_cache`` and its new result replaces the stale record.
 """
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
+from typing import Any, TypeVar
+
+from prefect import Task
 
 from elasticvit.utils.hashing import stable_hash
 
+T = TypeVar("T", bound=Task[Any, Any])
 
-def output_guarded_key(stage: str, inputs: object, marker: Path) -> str:
-    if not marker.exists():
-        return f"{stage}-missing-{uuid.uuid4().hex}"
+
+def input_key(stage: str, inputs: object) -> str:
     return f"{stage}-{stable_hash(inputs)}"
+
+
+def refresh_if_missing(task: T, marker: Path) -> T:
+    return task.with_options(refresh_cache=True) if not Path(marker).exists() else task

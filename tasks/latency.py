@@ -22,7 +22,7 @@ from elasticvit.latency import (
 )
 from elasticvit.space import load_space
 from elasticvit.utils.hashing import sha256_file
-from tasks.caching import output_guarded_key
+from tasks.caching import input_key
 from tasks.tracking import resume_run, stage_run
 
 TABLE_EVENT = "elasticvit.latency.table-created"
@@ -37,7 +37,11 @@ def _table_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str
         "space": load_space(cfg.space.name).hash,
         "num_classes": parameters["num_classes"],
     }
-    return output_guarded_key(f"latency-{device}", inputs, table_path(cfg.latency.output_dir, device))
+    return input_key(f"latency-{device}", {**inputs, "out": str(latency_marker(cfg, device))})
+
+
+def latency_marker(cfg: ExperimentConfig, device: str) -> Path:
+    return table_path(cfg.latency.output_dir, device).resolve()
 
 
 @task(name="latency-collect", cache_key_fn=_table_cache_key, persist_result=True, retries=1)

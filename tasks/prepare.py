@@ -11,14 +11,17 @@ from prefect.context import TaskRunContext
 
 from elasticvit.config import ExperimentConfig
 from elasticvit.data import prepare_dataset
-from tasks.caching import output_guarded_key
+from tasks.caching import input_key
 from tasks.tracking import log_flat_params, stage_run
+
+
+def prepare_marker(cfg: ExperimentConfig) -> Path:
+    return Path(cfg.data.output_dir).resolve() / "manifest.json"
 
 
 def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     cfg: ExperimentConfig = parameters["cfg"]
-    marker = Path(cfg.data.output_dir).resolve() / "manifest.json"
-    return output_guarded_key("prepare", cfg.data.model_dump(mode="json"), marker)
+    return input_key("prepare", {"data": cfg.data.model_dump(mode="json"), "out": str(prepare_marker(cfg))})
 
 
 @task(name="prepare-data", cache_key_fn=_cache_key, persist_result=True, retries=2, retry_delay_seconds=5)

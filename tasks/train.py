@@ -14,7 +14,7 @@ from elasticvit.training import train_supernet
 from elasticvit.training.plots import plot_accuracy_vs_macs
 from elasticvit.training.records import EpochMetrics, StepMetrics
 from elasticvit.utils.hashing import sha256_file
-from tasks.caching import output_guarded_key
+from tasks.caching import input_key
 from tasks.tracking import log_flat_params, stage_run
 
 
@@ -46,7 +46,11 @@ def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
         "space": cfg.space.model_dump(mode="json"),
         "data_version": parameters["data"]["data_version"],
     }
-    return output_guarded_key("train", inputs, Path(cfg.training.output_dir).resolve() / "supernet.pt")
+    return input_key("train", {**inputs, "out": str(train_marker(cfg))})
+
+
+def train_marker(cfg: ExperimentConfig) -> Path:
+    return Path(cfg.training.output_dir).resolve() / "supernet.pt"
 
 
 @task(name="train-supernet", cache_key_fn=_cache_key, persist_result=True, retries=1, retry_delay_seconds=10)
