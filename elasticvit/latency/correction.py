@@ -49,6 +49,9 @@ class Correction(BaseModel):
     offset_ms: float
     points: int = Field(ge=0, description="calibration archs the fit used")
     fit_within_10pct: float | None = Field(default=None, description="on the calibration archs")
+    loo_rel_error: float | None = Field(
+        default=None, description="leave-one-out RMS relative error on the calibration archs"
+    )
 
     def apply(self, compute_ms: np.ndarray | float, blocks: np.ndarray | int) -> np.ndarray | float:
         return self.scale * compute_ms + self.per_block_ms * blocks + self.offset_ms
@@ -62,9 +65,12 @@ def fit_correction(
 ) -> Correction:
     """Fit the correction on calibration points by least squares on relative error.
 
-    The richest model that the points determine is used: scale, per-block term and offset with
-    more than three distinct points; scale and offset with two or more; with one point only the
-    scale (the offset being one call overhead); with none, no correction beyond that call.
+    Of the two linear models (scale, per-block term and offset; scale and offset) the one with the
+    lower leave-one-out error wins, so the per-block term is only kept where it predicts archs it
+    was not fitted on better (it does for two-thread eager; elsewhere it mostly fits noise). A model
+    needs more points than terms; ties (too few points to cross-validate) go to the simpler one.
+    With one point only the scale is fitted (the offset being one call overhead); with none, there
+    is no correction beyond that call.
     """
     if not points:
         return Correction(scale=1.0, offset_ms=call_overhead_ms, points=0)
@@ -72,12 +78,18 @@ def fit_correction(
     n = np.array([p.blocks for p in points], dtype=np.float64)
     y = np.array([p.measured.value(statistic) for p in points])
     ones = np.ones_like(x)
+    candidates = []
     for columns in ([x, n, ones], [x, ones]):
-        coef = _relative_lstsq(np.stack(columns, axis=1), y)
+        design = np.stack(columns, axis=1)
+        coef = _relative_lstsq(design, y)
         if coef is not None and coef[0] > 0.0:
-            per_block = float(coef[1]) if len(coef) == 3 else 0.0
-            return _with_fit(Correction(scale=coef[0], per_block_ms=per_block, offset_ms=coef[-1],
-                                        points=len(points)), x, n, y)
+            candidates.append((_leave_one_out_error(design, y), len(coef), coef))
+    if candidates:
+        loo, terms, coef = min(candidates, key=lambda c: (c[0], c[1]))
+        per_block = float(coef[1]) if terms == 3 else 0.0
+        correction = Correction(scale=coef[0], per_block_ms=per_block, offset_ms=coef[-1],
+                                points=len(points), loo_rel_error=loo if np.isfinite(loo) else None)
+        return _with_fit(correction, x, n, y)
     # One point, or points whose block sums coincide: keep the physically motivated offset (one
     # call) and fit only the scale.
     scale = float(np.median((y - call_overhead_ms) / x))
@@ -100,6 +112,18 @@ def _relative_lstsq(design: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     # Dividing each row by y_i turns absolute residuals into relative ones.
     coef, *_ = np.linalg.lstsq(design / y[:, None], np.ones_like(y), rcond=None)
     return coef
+
+
+def _leave_one_out_error(design: np.ndarray, y: np.ndarray) -> float:
+    """Root mean squared relative error on each point of a fit to the others (inf if undetermined)."""
+    errors = []
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        coef = _relative_lstsq(design[keep], y[keep])
+        if coef is None:
+            return float("inf")
+        errors.append((design[i] @ coef - y[i]) / y[i])
+    return float(np.sqrt(np.mean(np.square(errors))))
 
 
 def _with_fit(c: Correction, x: np.ndarray, n: np.ndarray, y: np.ndarray) -> Correction:
