@@ -6,6 +6,10 @@ subnets measured end to end, and writes ``bench/results/latency_predictor.json``
 ``{"devices": {NAME: {"within_10pct", "rmse_ms", "n", "collect_s", "entries"}}}``.
 Tables, reports and plots stay under ``artifacts/bench/latency/<device>/``.
 
+The development machine is shared, and other jobs' load leaks into wall-clock timings (see
+docs/latency.md, "Clocks"), so before each device the benchmark waits (up to ``--max-wait`` s)
+until the CPUs are mostly idle.
+
     python -m bench.latency_predictor [--n 100] [--device NAME ...] [--recollect]
 """
 
@@ -13,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import time
 from pathlib import Path
 
 from elasticvit.config import LatencyConfig
@@ -42,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=100, help="validation subnets per device")
     parser.add_argument("--device", action="append", dest="devices", help="default: LatencyConfig().devices")
     parser.add_argument("--recollect", action="store_true", help="measure tables even if present")
+    parser.add_argument("--max-wait", type=float, default=900.0, help="seconds to wait for idle CPUs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
@@ -49,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     space = load_space(args.space)
     results = {}
     for name in args.devices or cfg.devices:
+        wait_for_idle_cpus(args.max_wait)
         results[name] = bench_device(space, name, cfg, args.n, args.recollect)
         logging.info("%s: %s", name, results[name])
     write_json(RESULTS, {"devices": results})
@@ -76,6 +84,29 @@ def bench_device(space: SearchSpace, name: str, cfg: LatencyConfig, n: int, reco
         "collect_s": table.collect_s,
         "entries": len(table.entries),
     }
+
+
+def wait_for_idle_cpus(max_wait_s: float, min_idle: float = 0.8, window_s: float = 2.0) -> None:
+    """Return once the CPUs were idle ``min_idle`` of a ``window_s`` window, or after ``max_wait_s``."""
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        idle = _idle_fraction(window_s)
+        if idle >= min_idle or time.monotonic() >= deadline:
+            logging.info("CPUs %.0f %% idle, load average %.2f: measuring", 100 * idle, os.getloadavg()[0])
+            return
+        time.sleep(10.0)
+
+
+def _idle_fraction(window_s: float) -> float:
+    def times() -> tuple[int, int]:
+        # First line of /proc/stat: aggregate jiffies; the 4th and 5th values are idle and iowait.
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        return values[3] + values[4], sum(values)
+
+    idle0, total0 = times()
+    time.sleep(window_s)
+    idle1, total1 = times()
+    return (idle1 - idle0) / max(total1 - total0, 1)
 
 
 def _reusable(path: Path, space: SearchSpace, device: DeviceSpec) -> LatencyTable | None:
