@@ -45,6 +45,7 @@ SAVE_EVERY = 5
 # validation never draw the same archs from the same seed.
 CALIBRATION_STREAM = 1
 VALIDATION_STREAM = 2
+ORDER_STREAM = 3
 
 
 def collect_table(
@@ -166,7 +167,10 @@ def _measure_blocks(
     progress: bool,
 ) -> PartialTable:
     entries = dict(state.entries)
+    # In a random order, a change in the machine's load during collection hits blocks of every
+    # kind and size alike (noise that averages out in a sum) rather than, say, all transformers.
     todo = [s for s in specs if s.key not in entries]
+    np.random.default_rng([cfg.seed, ORDER_STREAM]).shuffle(todo)  # type: ignore[arg-type]
     batch = backend.spec.batch_size
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=f"{backend.spec.name} blocks",
                unit="block", disable=not progress)
