@@ -49,7 +49,7 @@ def latency_pool(device: str) -> str:
 def deployment_specs(config: str, research_cron: str = "0 3 * * *") -> list[DeploymentSpec]:
     cfg = load_config(config)
     specs = [
-        DeploymentSpec(name="prepare", entrypoint="flows/prepare.py:prepare_flow", pool=DEFAULT_POOL, parameters={"config": config}),
+        DeploymentSpec(name="prepare", entrypoint="flows/stages.py:prepare_flow", pool=DEFAULT_POOL, parameters={"config": config}),
         DeploymentSpec(name="pipeline", entrypoint="flows/pipeline.py:pipeline", pool=TRAINING_POOL, parameters={"config": config}),
         DeploymentSpec(
             name="search-on-new-table",

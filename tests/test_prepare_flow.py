@@ -22,7 +22,7 @@ def _overrides(tmp_path: Path) -> list[str]:
 def test_prepare_flow_records_and_caches(tmp_path: Path, prefect_api: str, sqlite_tracking: str) -> None:
     from prefect.client.orchestration import get_client
 
-    from flows.prepare import prepare_flow
+    from flows.stages import prepare_flow
 
     first = prepare_flow("quickstart", _overrides(tmp_path))
     manifest = tmp_path / "data" / "manifest.json"
@@ -55,7 +55,7 @@ def test_prepare_flow_records_and_caches(tmp_path: Path, prefect_api: str, sqlit
 def test_prepare_reruns_when_outputs_were_deleted(tmp_path: Path, prefect_api: str, sqlite_tracking: str) -> None:
     import shutil
 
-    from flows.prepare import prepare_flow
+    from flows.stages import prepare_flow
 
     first = prepare_flow("quickstart", _overrides(tmp_path))
     shutil.rmtree(tmp_path / "data")
