@@ -40,7 +40,8 @@ def baseline(
     from elasticvit.config.io import validate_config
     from elasticvit.data import read_manifest
     from elasticvit.latency import BackendError, DeviceError
-    from tasks.baselines import train_baseline_task
+    from tasks.baselines import baseline_marker, train_baseline_task
+    from tasks.caching import refresh_if_missing
 
     if epochs is not None and minutes is not None:
         _fail("give --epochs or --minutes, not both")
@@ -58,9 +59,8 @@ def baseline(
         data_dir = Path(cfg.data.output_dir).resolve()
         if not (data_dir / "manifest.json").exists():
             _fail(f"no prepared data in {data_dir}: run `elasticvit prepare -c {config}` first")
-        result = train_baseline_task(
-            cfg, model, str(data_dir), read_manifest(data_dir).version, supernet_wall_s=supernet_seconds
-        )
+        task = refresh_if_missing(train_baseline_task, baseline_marker(cfg, model))
+        result = task(cfg, model, str(data_dir), read_manifest(data_dir).version, supernet_wall_s=supernet_seconds)
     except (ConfigError, UnknownModelError, CheckpointError, DeviceError, BackendError, ValueError) as exc:
         _fail(str(exc))
     typer.echo(json.dumps(result, indent=2))

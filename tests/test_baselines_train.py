@@ -97,3 +97,29 @@ def test_baseline_task_records_a_tagged_nested_run(tmp_path: Path, data_dir: Pat
     assert Path(compared["comparison"]).exists()
     artifacts = [a.path for a in client.list_artifacts(compared["mlflow_run_id"], "comparison")]
     assert artifacts == ["comparison/comparison.json", "comparison/comparison.md", "comparison/torch-cpu-1t.png"]
+
+
+@pytest.mark.servers
+@pytest.mark.slow
+def test_baseline_task_is_cached_while_its_result_exists(
+    tmp_path: Path, data_dir: Path, prefect_api: str, sqlite_tracking: str
+) -> None:
+    import shutil
+
+    from prefect import flow
+
+    from tasks.baselines import baseline_marker, train_baseline_task
+    from tasks.caching import refresh_if_missing
+
+    cfg = _config(tmp_path, "training.max_steps_per_epoch=1", "baselines.epochs=1", "latency.devices=[]")
+    model = "mobilenetv3_small_050"
+
+    @flow
+    def one_baseline() -> dict:
+        task = refresh_if_missing(train_baseline_task, baseline_marker(cfg, model))
+        return task(cfg, model, str(data_dir), "v1")
+
+    first = one_baseline()
+    assert one_baseline() == first  # same inputs, result on disk: served from the cache
+    shutil.rmtree(tmp_path / "baselines" / "models")
+    assert one_baseline()["mlflow_run_id"] != first["mlflow_run_id"]  # outputs gone: trained again
