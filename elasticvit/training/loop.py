@@ -30,7 +30,7 @@ from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.data import InMemoryLoader, load_split, read_manifest, resize_batch
 from elasticvit.model import Supernet
 from elasticvit.sampling import Role, StepPlan, build_sampler
-from elasticvit.space import Arch, load_space
+from elasticvit.space import Arch, SearchSpace, load_space
 from elasticvit.space.pools import FlopsPools
 from elasticvit.training import distributed as dist
 from elasticvit.training.bn_calibration import batch_statistics
@@ -70,10 +70,11 @@ def train_supernet(
         dist.shutdown(ctx)
 
 
-def pools_for(cfg: ExperimentConfig, space: Any, num_classes: int) -> FlopsPools:
-    """The FLOPs pools of a run: a function of the config only, so every rank builds the same."""
-    rng = np.random.default_rng([cfg.sampling.seed, 0x900])
-    return FlopsPools.build(space, cfg.sampling.num_levels, num_classes, cfg.sampling.pool_size, rng)
+def pools_for(cfg: ExperimentConfig, space: SearchSpace, num_classes: int, cache_dir: Path) -> FlopsPools:
+    """The FLOPs pools of a run: a function of the config only, so every rank has the same; built
+    once and cached in ``cache_dir`` (a resumed run or the search stage reloads them)."""
+    s = cfg.sampling
+    return FlopsPools.cached(space, s.num_levels, num_classes, s.pool_size, s.seed, cache_dir)
 
 
 class _Trainer:
@@ -86,7 +87,7 @@ class _Trainer:
         self.num_classes = read_manifest(data_dir).num_classes
         self._load_data(data_dir)
         self.space = load_space(cfg.space.name)
-        self.pools = pools_for(cfg, self.space, self.num_classes)
+        self.pools = pools_for(cfg, self.space, self.num_classes, out_dir / "pools")
         self.total_steps = self.tc.epochs * self.steps_per_epoch
         self.sampler = build_sampler(cfg.sampling, self.space, self.pools, self.num_classes, self.total_steps)
         self.probes = select_probes(self.space, self.pools, self.num_classes, self.tc.probes_per_level, self.tc.seed)
