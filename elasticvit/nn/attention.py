@@ -24,6 +24,8 @@ from elasticvit.nn.elastic import ElasticOp
 class ElasticQKV(ElasticOp):
     """Fused Q, K, V projection; output columns are [q (heads*head_dim), k (same), v (heads*v_dim)]."""
 
+    active_fields = frozenset({"in_features", "heads", "v_dim"})
+
     def __init__(self, max_in: int, max_heads: int, head_dim: int, max_v_dim: int, bias: bool = True) -> None:
         super().__init__()
         self.head_dim = head_dim
@@ -64,6 +66,8 @@ class ElasticQKV(ElasticOp):
 class ElasticValueConv(ElasticOp):
     """Depthwise conv on V, channels in V's [heads, v_dim] layout."""
 
+    active_fields = frozenset({"heads", "v_dim"})
+
     def __init__(self, max_heads: int, max_v_dim: int, kernel_size: int) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.empty(max_heads, max_v_dim, 1, kernel_size, kernel_size))
@@ -90,6 +94,8 @@ class ElasticValueConv(ElasticOp):
 
 class ElasticProjection(ElasticOp):
     """Output projection from the [heads, v_dim] attention output back to the width."""
+
+    active_fields = frozenset({"heads", "v_dim", "out_features"})
 
     def __init__(self, max_heads: int, max_v_dim: int, max_out: int, bias: bool = True) -> None:
         super().__init__()
@@ -133,6 +139,8 @@ class RelativePositionBias(nn.Module):
 
 class ElasticRelativePositionBias(ElasticOp):
     """One table for the largest grid; a smaller grid uses its centre, i.e. the same offsets' entries."""
+
+    active_fields = frozenset({"heads", "grid"})
 
     def __init__(self, max_heads: int, grids: tuple[int, ...]) -> None:
         super().__init__()

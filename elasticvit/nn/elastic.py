@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -17,7 +18,24 @@ from timm.layers import trunc_normal_
 from torch import nn
 
 
-class ElasticOp(nn.Module, ABC):
+class ActiveConfig(nn.Module):
+    """Base of elastic modules: the attributes named in ``active_fields`` are the active configuration.
+
+    They are plain values rewritten on every ``set_active`` (training switches archs several times
+    per step), so they are stored directly, skipping ``nn.Module.__setattr__``'s checks for
+    parameters, buffers and submodules, which would otherwise dominate the cost of switching.
+    """
+
+    active_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self.active_fields:
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+
+class ElasticOp(ActiveConfig, ABC):
     """A module that owns full-size weights and can produce its active static counterpart."""
 
     @abstractmethod
@@ -27,6 +45,8 @@ class ElasticOp(nn.Module, ABC):
 
 class ElasticConv2d(ElasticOp):
     """A dense convolution with a fixed kernel over the leading input and output channels."""
+
+    active_fields = frozenset({"in_channels", "out_channels"})
 
     def __init__(self, max_in: int, max_out: int, kernel_size: int = 1, stride: int = 1, bias: bool = False) -> None:
         super().__init__()
@@ -57,6 +77,8 @@ class ElasticConv2d(ElasticOp):
 class ElasticDepthwiseConv2d(ElasticOp):
     """A depthwise convolution over the leading channels; kernel k is the centre k x k of the largest."""
 
+    active_fields = frozenset({"channels", "kernel_size"})
+
     def __init__(self, max_channels: int, max_kernel: int, stride: int = 1) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.empty(max_channels, 1, max_kernel, max_kernel))
@@ -85,6 +107,8 @@ class ElasticDepthwiseConv2d(ElasticOp):
 
 
 class ElasticLinear(ElasticOp):
+
+    active_fields = frozenset({"in_features", "out_features"})
     def __init__(self, max_in: int, max_out: int, bias: bool = True) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.empty(max_out, max_in))
@@ -113,6 +137,8 @@ class ElasticBatchNorm2d(nn.BatchNorm2d, ElasticOp):
     A plain ``BatchNorm2d`` subclass, so code that resets and re-estimates BN statistics (BN
     recalibration with ``momentum=None``) works on the supernet unchanged.
     """
+
+    active_fields = frozenset({"active_features"})
 
     def __init__(self, max_features: int) -> None:
         super().__init__(max_features)
@@ -144,6 +170,8 @@ class ElasticBatchNorm2d(nn.BatchNorm2d, ElasticOp):
 
 
 class ElasticLayerNorm(nn.LayerNorm, ElasticOp):
+
+    active_fields = frozenset({"active_features"})
     def __init__(self, max_features: int) -> None:
         super().__init__(max_features)
         self.active_features = max_features

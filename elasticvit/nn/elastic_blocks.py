@@ -11,6 +11,7 @@ from torch import nn
 
 from elasticvit.nn.attention import ElasticProjection, ElasticQKV, ElasticRelativePositionBias, ElasticValueConv
 from elasticvit.nn.elastic import (
+    ActiveConfig,
     ElasticBatchNorm2d,
     ElasticConv2d,
     ElasticDepthwiseConv2d,
@@ -32,9 +33,10 @@ from elasticvit.nn.static import (
 from elasticvit.space.specs import SE_REDUCTION, V_CONV_KERNEL, BlockSpec
 
 
-class ElasticBlock(nn.Module):
+class ElasticBlock(ActiveConfig):
     """Runs the configuration of its active ``spec``; ``to_static`` extracts it."""
 
+    active_fields = frozenset({"spec"})
     spec: BlockSpec
 
     def set_active(self, spec: BlockSpec) -> None:
@@ -112,6 +114,8 @@ class ElasticSqueezeExcite(nn.Module):
 
 
 class ElasticMBConv(MBConvBase, ElasticBlock):
+    active_fields = ElasticBlock.active_fields | {"has_skip"}
+
     def __init__(
         self, max_in: int, max_out: int, max_expansion: int, max_kernel: int, stride: int, se: bool,
         drop_path: float = 0.0, act_layer: type[nn.Module] = HardSwish,
@@ -143,7 +147,9 @@ class ElasticMBConv(MBConvBase, ElasticBlock):
         self.has_skip = self.stride == 1 and spec.c_in == spec.c_out
 
 
-class ElasticAttention(AttentionBase):
+class ElasticAttention(AttentionBase, ActiveConfig):
+    active_fields = frozenset({"heads", "v_dim", "grid"})
+
     def __init__(
         self, max_dim: int, head_dim: int, max_v_dim: int, grids: tuple[int, ...], act_layer: type[nn.Module] = HardSwish
     ) -> None:

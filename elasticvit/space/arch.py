@@ -17,7 +17,6 @@ layers. An ``Arch`` only checks its own shape; whether it belongs to a space is
 from __future__ import annotations
 
 import re
-from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -61,7 +60,7 @@ class Arch(_Frozen):
     stem_kernels: tuple[int, ...] = Field(min_length=1, description="one depthwise kernel per stem layer")
     stages: tuple[StageArch, ...]
 
-    @cached_property
+    @property
     def id(self) -> str:
         parts = [f"r{self.resolution}", f"s{self.stem_width}:" + ",".join(f"k{k}" for k in self.stem_kernels)]
         parts += [_stage_id(stage) for stage in self.stages]

@@ -12,7 +12,6 @@ a ``width``-wide linear layer, the classifier.
 from __future__ import annotations
 
 import os
-from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -140,7 +139,7 @@ class SearchSpace(_Frozen):
             seen_transformer |= stage.kind == "transformer"
         return self
 
-    @cached_property
+    @property
     def hash(self) -> str:
         """Short hex digest of the canonical JSON: tables, pools and checkpoints are keyed by it."""
         return stable_hash(self.model_dump(mode="json"), length=12)
