@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -43,5 +44,7 @@ def _download(url: str, path: Path, progress: bool) -> None:
                     bar.update(len(chunk))
             if total is not None and out.tell() != total:
                 raise DatasetError(f"{url}: download truncated at {out.tell()} of {total} bytes")
-    except (urllib.error.URLError, OSError) as exc:
+    # URLError covers refused connections and HTTP errors; IncompleteRead (an HTTPException, not
+    # an OSError) is a connection closed before Content-Length bytes arrived.
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
         raise DatasetError(f"{url}: download failed: {exc}") from exc

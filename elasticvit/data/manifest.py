@@ -27,7 +27,8 @@ class Manifest(BaseModel):
     resolution: int
     counts: dict[str, dict[str, int]]  # split -> class name -> images
     sha256: dict[str, str]  # file name -> sha256
-    config_hash: str
+    config_hash: str  # of the DataConfig, output_dir excluded
+    source_digest: str = ""  # (absent in manifests from before it existed) fingerprint of the input files (see elasticvit.data.sources)
     version: str  # one hash over the split files: the data version tags and caches refer to
     created_by: str
 

@@ -1,10 +1,7 @@
-"""The prepare stage: read a source, resize, split, write the splits and the manifest."""
+"""The prepare stage: read a source, split, resize, write the splits and the manifest."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,37 +11,39 @@ import torch.nn.functional as F
 from elasticvit import __version__
 from elasticvit.config import DataConfig
 from elasticvit.data.errors import DatasetError
-from elasticvit.data.manifest import MANIFEST, Manifest, read_manifest
-from elasticvit.data.sources import RawDataset, load_source
-from elasticvit.data.sources.base import Part, require_every_class
+from elasticvit.data.manifest import MANIFEST, SPLITS, Manifest, read_manifest
+from elasticvit.data.sources import Part, RawDataset, load_source, source_digest
+from elasticvit.data.sources.base import require_every_class
 from elasticvit.data.split import stratified_split
+from elasticvit.utils.atomic import atomic_path, write_json
 from elasticvit.utils.hashing import sha256_file, stable_hash
 
 _RESIZE_CHUNK = 2048
 
 
 def prepare_dataset(cfg: DataConfig, progress: bool = True) -> Manifest:
-    """Prepare ``cfg.output_dir`` and return its manifest.
+    """Write ``train.npz``, ``val.npz``, ``test.npz`` and ``manifest.json`` to ``cfg.output_dir``.
 
-    A complete output made from the same config is returned as is (nothing is rewritten). The
-    new output is built in a temporary folder beside the target and swapped in only when
-    complete, so a failure leaves the previous output (or nothing) in place, never a mix.
+    Splits are stratified per class and drawn from ``cfg.seed`` alone. Where the source defines
+    its own held-out part, it is used instead of carving one out: CIFAR-10's official test batch
+    is the test split; for npz see :mod:`elasticvit.data.sources.npz` (a lone ``val.npz`` becomes
+    the test split, since search must not tune on the set it is reported on). Val is otherwise
+    always split from the training pool, so search never sees test images.
+
+    Idempotent: a complete output with the same config hash and source digest is returned as is,
+    with no file rewritten. Every check runs and every array is built in memory before the first
+    write, so bad input fails with :class:`DatasetError` and leaves the folder as it was. Each
+    file is written atomically and the manifest last, so a manifest means a complete output.
     """
     out = Path(cfg.output_dir)
-    digest = data_config_hash(cfg)
-    existing = _complete_output(out, digest)
+    config_hash = data_config_hash(cfg)
+    digest = source_digest(cfg)
+    existing = _complete_output(out, config_hash, digest)
     if existing is not None:
         return existing
-    raw = load_source(cfg)
+    raw = load_source(cfg, progress)
     splits = _split(raw, cfg)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        manifest = _write(staging, splits, raw.class_names, cfg, digest)
-        _swap_in(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return manifest
+    return _write(out, splits, raw.class_names, cfg, config_hash, digest)
 
 
 def data_config_hash(cfg: DataConfig) -> str:
@@ -52,38 +51,7 @@ def data_config_hash(cfg: DataConfig) -> str:
     return stable_hash(cfg.model_dump(mode="json", exclude={"output_dir"}))
 
 
-def _complete_output(out: Path, digest: str) -> Manifest | None:
-    if not (out / MANIFEST).exists():
-        return None
-    try:
-        manifest = read_manifest(out)
-    except DatasetError:
-        return None
-    if manifest.config_hash != digest:
-        return None
-    for name, sha in manifest.sha256.items():
-        if not (out / name).exists() or sha256_file(out / name) != sha:
-            return None
-    return manifest
-
-
-def _split(raw: RawDataset, cfg: DataConfig) -> dict[str, Part]:
-    names = raw.class_names
-    require_every_class(raw.pool.labels, names, f"{cfg.source} source")
-    fractions = {"val": cfg.val_fraction}
-    if raw.test is None:
-        fractions["test"] = cfg.test_fraction
-    index = stratified_split(raw.pool.labels, len(names), fractions, cfg.seed, cfg.max_per_class)
-    parts = {name: Part(raw.pool.images[idx], raw.pool.labels[idx]) for name, idx in index.items()}
-    if raw.test is not None:
-        test_index = stratified_split(raw.test.labels, len(names), {}, cfg.seed, cfg.max_per_class)["train"]
-        parts["test"] = Part(raw.test.images[test_index], raw.test.labels[test_index])
-    for name, part in parts.items():
-        require_every_class(part.labels, names, f"{cfg.source} {name} split")
-    return {name: Part(resize_images(p.images, cfg.resolution), p.labels) for name, p in parts.items()}
-
-
-def resize_images(images: np.ndarray, resolution: int) -> np.ndarray:
+def _resize_images(images: np.ndarray, resolution: int) -> np.ndarray:
     """Resize uint8 N x H x W x 3 images (antialiased bilinear), in chunks to bound memory."""
     if images.shape[1] == resolution and images.shape[2] == resolution:
         return images
@@ -95,38 +63,80 @@ def resize_images(images: np.ndarray, resolution: int) -> np.ndarray:
     return np.concatenate(out)
 
 
-def _write(staging: Path, splits: dict[str, Part], names: tuple[str, ...], cfg: DataConfig, digest: str) -> Manifest:
-    sha = {}
-    for name, part in splits.items():
-        file = staging / f"{name}.npz"
-        with open(file, "wb") as fh:
-            np.savez(fh, images=part.images, labels=part.labels, class_names=np.asarray(names))
-        sha[file.name] = sha256_file(file)
+def _complete_output(out: Path, config_hash: str, digest: str) -> Manifest | None:
+    if not (out / MANIFEST).exists():
+        return None
+    try:
+        manifest = read_manifest(out)
+    except DatasetError:
+        return None
+    if manifest.config_hash != config_hash or manifest.source_digest != digest:
+        return None
+    for name, sha in manifest.sha256.items():
+        if not (out / name).exists() or sha256_file(out / name) != sha:
+            return None
+    return manifest
+
+
+def _split(raw: RawDataset, cfg: DataConfig) -> dict[str, Part]:
+    names = raw.class_names
+    require_every_class(raw.pool.labels, names, f"{cfg.source} source")
+    given = {"val": raw.val, "test": raw.test}
+    fractions = {"val": cfg.val_fraction, "test": cfg.test_fraction}
+    carve = {split: frac for split, frac in fractions.items() if given[split] is None}
+    index = stratified_split(raw.pool.labels, len(names), carve, cfg.seed, cfg.max_per_class)
+    parts = {split: Part(raw.pool.images[idx], raw.pool.labels[idx]) for split, idx in index.items()}
+    for split, part in given.items():
+        if part is not None:
+            keep = stratified_split(part.labels, len(names), {}, cfg.seed, cfg.max_per_class)["train"]
+            parts[split] = Part(part.images[keep], part.labels[keep])
+    for split, part in parts.items():
+        hint = " (too few images per class for the val/test fractions; raise max_per_class?)" if split in carve else ""
+        require_every_class(part.labels, names, f"{cfg.source} {split} split", hint)
+    return {split: Part(_resize_images(parts[split].images, cfg.resolution), parts[split].labels) for split in SPLITS}
+
+
+def _write(
+    out: Path, splits: dict[str, Part], names: tuple[str, ...], cfg: DataConfig, config_hash: str, digest: str
+) -> Manifest:
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)  # from here on the folder reads as incomplete
+    written: list[Path] = []
+    try:
+        for split, part in splits.items():
+            file = out / f"{split}.npz"
+            with atomic_path(file) as tmp, open(tmp, "wb") as fh:
+                np.savez(fh, images=part.images, labels=part.labels, class_names=np.asarray(names))
+            written.append(file)
+        manifest = _manifest(splits, names, cfg, config_hash, digest, {f.name: sha256_file(f) for f in written})
+        write_json(out / MANIFEST, manifest.model_dump(mode="json"))
+    except BaseException:
+        # A failed write (disk full, interrupt) removes what this run wrote.
+        for file in written:
+            file.unlink(missing_ok=True)
+        if created and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    return manifest
+
+
+def _manifest(
+    splits: dict[str, Part], names: tuple[str, ...], cfg: DataConfig, config_hash: str, digest: str, sha: dict[str, str]
+) -> Manifest:
     counts = {
-        name: {names[c]: int(n) for c, n in enumerate(np.bincount(p.labels, minlength=len(names)))}
-        for name, p in splits.items()
+        split: {names[c]: int(n) for c, n in enumerate(np.bincount(p.labels, minlength=len(names)))}
+        for split, p in splits.items()
     }
-    manifest = Manifest(
+    return Manifest(
         source=cfg.source,
         num_classes=len(names),
         class_names=list(names),
         resolution=cfg.resolution,
         counts=counts,
         sha256=sha,
-        config_hash=digest,
+        config_hash=config_hash,
+        source_digest=digest,
         version=stable_hash(sha, length=12),
         created_by=f"elasticvit {__version__}",
     )
-    (staging / MANIFEST).write_text(json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
-    return manifest
-
-
-def _swap_in(staging: Path, out: Path) -> None:
-    """Replace ``out`` by ``staging`` with renames only (the old output is removed last)."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{staging.name}")
-        out.rename(old)
-    staging.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -14,8 +14,9 @@ def stratified_split(
 ) -> dict[str, np.ndarray]:
     """Split indices per class by ``fractions`` (e.g. {"val": 0.1, "test": 0.1}); the rest is train.
 
-    Every class is shuffled with its own stream of one seeded generator, so the split depends on
-    the seed and the labels only. Each named split gets at least one image of every class that
+    The classes are shuffled in label order by one generator seeded with ``seed``, so the split
+    depends on the seed and the labels only. ``max_per_class`` keeps the first images of each
+    shuffled class, so a capped split is a random sample, not the file's first images. Each named split gets at least one image of every class that
     has enough images to spare one for training.
     """
     rng = np.random.default_rng(seed)

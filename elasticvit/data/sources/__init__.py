@@ -1,27 +1,27 @@
-"""Dataset sources: each reads raw images and labels into a ``RawDataset``."""
+"""Dataset sources. Each is a module named like its ``DataConfig.source`` value with two functions:
+
+- ``load(cfg, progress) -> RawDataset``: read the raw images and labels, checked (``progress``
+  shows a bar for slow reads: downloads, decoding many files);
+- ``digest(cfg) -> str``: a cheap fingerprint of the input's content, so a re-run notices a source
+  file that changed under the same configured path.
+
+Modules are imported on first use, so scikit-learn or PIL load only for the sources that need them.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 from elasticvit.config import DataConfig
-from elasticvit.data.sources.base import RawDataset
+from elasticvit.data.sources.base import Part, RawDataset
 
 
-def load_source(cfg: DataConfig) -> RawDataset:
-    if cfg.source == "digits":
-        from elasticvit.data.sources.digits import load_digits_source
-
-        return load_digits_source()
-    if cfg.source == "cifar10":
-        from elasticvit.data.sources.cifar10 import load_cifar10
-
-        return load_cifar10(cfg)
-    if cfg.source == "npz":
-        from elasticvit.data.sources.npz import load_npz
-
-        return load_npz(cfg.path)
-    from elasticvit.data.sources.imagefolder import load_imagefolder
-
-    return load_imagefolder(cfg.path)
+def load_source(cfg: DataConfig, progress: bool = False) -> RawDataset:
+    return importlib.import_module(f"{__name__}.{cfg.source}").load(cfg, progress)
 
 
-__all__ = ["RawDataset", "load_source"]
+def source_digest(cfg: DataConfig) -> str:
+    return importlib.import_module(f"{__name__}.{cfg.source}").digest(cfg)
+
+
+__all__ = ["Part", "RawDataset", "load_source", "source_digest"]

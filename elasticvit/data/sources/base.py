@@ -19,10 +19,15 @@ class Part:
 
 @dataclass(frozen=True)
 class RawDataset:
-    """A source's data: a pool to split, plus a held-out test part when the source defines one."""
+    """A source's data: a pool to split, plus the val/test parts the source itself defines.
+
+    ``val`` and ``test`` are ``None`` where the source has no such part; the prepare stage then
+    carves them out of ``pool``.
+    """
 
     pool: Part
     class_names: tuple[str, ...]
+    val: Part | None = None
     test: Part | None = None
 
 
@@ -43,8 +48,9 @@ def checked_part(images: np.ndarray, labels: np.ndarray, num_classes: int, where
     return Part(images=images, labels=labels.astype(np.int64))
 
 
-def require_every_class(labels: np.ndarray, class_names: tuple[str, ...], where: str) -> None:
+def require_every_class(labels: np.ndarray, class_names: tuple[str, ...], where: str, hint: str = "") -> None:
+    """Fail when a class in 0..num_classes-1 has no sample (a model could never learn or score it)."""
     counts = np.bincount(labels, minlength=len(class_names))
     empty = [class_names[i] for i in np.flatnonzero(counts == 0)]
     if empty:
-        raise DatasetError(f"{where}: class(es) with no images: {', '.join(empty)}")
+        raise DatasetError(f"{where}: class(es) with no images: {', '.join(empty)}{hint}")

@@ -1,4 +1,8 @@
-"""CIFAR-10 from its official archive (python pickles), downloaded once and MD5-verified."""
+"""CIFAR-10 from its official archive (python pickles), downloaded once and MD5-verified.
+
+The five training batches form the pool that train and val are split from; the official test
+batch is kept whole (up to ``max_per_class``) as the test split.
+"""
 
 from __future__ import annotations
 
@@ -19,28 +23,41 @@ _TEST = "test_batch"
 _META = "batches.meta"
 
 
-def load_cifar10(cfg: DataConfig) -> RawDataset:
-    cache = Path(cfg.path or "artifacts/downloads")
-    archive = fetch_verified(cfg.url, cache / Path(cfg.url).name, cfg.md5)
+def load(cfg: DataConfig, progress: bool = False) -> RawDataset:
+    archive = fetch_verified(cfg.url, cache_dir(cfg) / Path(cfg.url).name, cfg.md5, progress)
     try:
         with tarfile.open(archive, "r:gz") as tar:
             members = {m.name: m for m in tar.getmembers()}
             names = _class_names(_read_pickle(tar, members, _META))
             train = [_batch(tar, members, name, len(names)) for name in _TRAIN]
             test = _batch(tar, members, _TEST, len(names))
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise DatasetError(f"{archive}: unreadable archive: {exc}") from exc
+    except (tarfile.TarError, EOFError, OSError, pickle.UnpicklingError) as exc:
+        raise DatasetError(f"{archive}: unreadable archive (truncated or corrupt): {exc}") from exc
     pool = Part(np.concatenate([p.images for p in train]), np.concatenate([p.labels for p in train]))
     return RawDataset(pool=pool, class_names=names, test=test)
 
 
-def _read_pickle(tar: tarfile.TarFile, members: dict, name: str) -> dict:
+def digest(cfg: DataConfig) -> str:
+    # The configured MD5 pins the archive's content: a different file is never used.
+    return cfg.md5
+
+
+def cache_dir(cfg: DataConfig) -> Path:
+    """``data.path``, else ``downloads/`` beside the output folder (never inside it: the output
+    folder holds only the prepared splits, which DVC tracks as one directory)."""
+    return Path(cfg.path) if cfg.path is not None else Path(cfg.output_dir).parent / "downloads"
+
+
+def _read_pickle(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], name: str) -> dict:
     key = f"{_DIR}/{name}"
     if key not in members:
         raise DatasetError(f"CIFAR-10 archive: missing member '{key}'")
-    # The official format is pickle. Unpickling is safe here only because the archive's MD5 was
-    # verified against the published checksum before this point.
-    with tar.extractfile(members[key]) as fh:
+    fh = tar.extractfile(members[key])
+    if fh is None:
+        raise DatasetError(f"CIFAR-10 archive: '{key}' is not a regular file")
+    # The official format is pickle. Unpickling is safe here only because fetch_verified checked
+    # the archive's MD5 against the published checksum before this point.
+    with fh:
         return pickle.load(fh, encoding="bytes")
 
 
@@ -50,7 +67,7 @@ def _class_names(meta: dict) -> tuple[str, ...]:
     return tuple(n.decode() for n in meta[b"label_names"])
 
 
-def _batch(tar: tarfile.TarFile, members: dict, name: str, num_classes: int) -> Part:
+def _batch(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], name: str, num_classes: int) -> Part:
     batch = _read_pickle(tar, members, name)
     for field in (b"data", b"labels"):
         if field not in batch:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from elasticvit.config import DataConfig
 from elasticvit.data.sources.base import RawDataset, checked_part
 
 
-def load_digits_source() -> RawDataset:
+def load(cfg: DataConfig, progress: bool = False) -> RawDataset:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -16,3 +17,8 @@ def load_digits_source() -> RawDataset:
     images = np.repeat(grey[..., None], 3, axis=-1)
     names = tuple(str(n) for n in digits.target_names)
     return RawDataset(pool=checked_part(images, digits.target, len(names), "digits"), class_names=names)
+
+
+def digest(cfg: DataConfig) -> str:
+    # The data ships inside scikit-learn and has not changed across its releases.
+    return "sklearn-digits"

@@ -1,4 +1,17 @@
-"""Arrays in .npz files: ``images`` (uint8, N x H x W x 3) and ``labels`` (integers)."""
+"""Arrays in .npz files: ``images`` (uint8, N x H x W x 3), ``labels`` (integers) and optionally
+``class_names`` (strings), as in ``shared/data/cifar10``.
+
+``data.path`` is one .npz file, or a directory with ``train.npz`` and optionally held-out files:
+
+- ``train.npz`` alone, or a single file: train, val and test are all split from it;
+- ``train.npz`` + ``test.npz``: test is ``test.npz``; val is split from ``train.npz``;
+- ``train.npz`` + ``val.npz``: ``val.npz`` becomes the test split and val is split from
+  ``train.npz``. Many datasets publish their held-out set as "val" (ImageNet, the shared CIFAR-10
+  copy); searching on it would leave no untouched set to report, so it is kept for testing only;
+- ``train.npz`` + ``val.npz`` + ``test.npz``: each is used as given; nothing is carved out.
+
+Held-out files are capped by ``max_per_class`` like the pool, but never subsampled otherwise.
+"""
 
 from __future__ import annotations
 
@@ -7,51 +20,56 @@ from pathlib import Path
 
 import numpy as np
 
+from elasticvit.config import DataConfig
 from elasticvit.data.errors import DatasetError
-from elasticvit.data.sources.base import Part, RawDataset, checked_part
+from elasticvit.data.sources.base import RawDataset, checked_part
+from elasticvit.utils.hashing import sha256_tree
 
 
-def load_npz(path: Path | None) -> RawDataset:
-    """``path`` is one .npz file, or a directory with ``train.npz`` and optionally a held-out file.
+def load(cfg: DataConfig, progress: bool = False) -> RawDataset:
+    files = _files(cfg.path)
+    names, images, labels = _read(files["train"])
+    if names is None:
+        names = tuple(str(i) for i in range(int(labels.max()) + 1 if len(labels) else 0))
+    pool = checked_part(images, labels, len(names), str(files["train"]))
+    held_out = {}
+    for split in ("val", "test"):
+        if split in files:
+            file_names, images, labels = _read(files[split])
+            if file_names is not None and file_names != names:
+                raise DatasetError(f"{files[split]}: 'class_names' {list(file_names)} differ from train's {list(names)}")
+            held_out[split] = checked_part(images, labels, len(names), str(files[split]))
+    return RawDataset(pool=pool, class_names=names, **held_out)
 
-    In a directory, ``test.npz`` (or else ``val.npz``) is kept as the test split, untouched by
-    training and search; the validation split for search is always carved out of ``train.npz``.
-    """
+
+def digest(cfg: DataConfig) -> str:
+    return sha256_tree(list(_files(cfg.path).values()))
+
+
+def _files(path: Path | None) -> dict[str, Path]:
+    """Which file plays which part (see the module docstring)."""
     if path is None or not Path(path).exists():
         raise DatasetError(f"data.path: npz source not found: {path}")
     path = Path(path)
     if path.is_file():
-        train_file, held_out = path, None
-    else:
-        train_file = path / "train.npz"
-        if not train_file.exists():
-            raise DatasetError(f"{path}: expected train.npz in the directory")
-        held_out = next((path / n for n in ("test.npz", "val.npz") if (path / n).exists()), None)
-    raw_names, pool = _read(train_file)
-    names = raw_names or tuple(str(i) for i in range(int(pool[1].max()) + 1 if len(pool[1]) else 0))
-    test = None
-    if held_out is not None:
-        _, (images, labels) = _read(held_out)
-        test = checked_part(images, labels, len(names), str(held_out))
-    return RawDataset(pool=checked_part(*pool, len(names), str(train_file)), class_names=names, test=test)
+        return {"train": path}
+    files = {split: path / f"{split}.npz" for split in ("train", "val", "test") if (path / f"{split}.npz").is_file()}
+    if "train" not in files:
+        raise DatasetError(f"{path}: expected train.npz in the directory")
+    if "val" in files and "test" not in files:
+        files["test"] = files.pop("val")
+    return files
 
 
-def read_npz_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images and labels of one .npz file, checked (used by evaluation on user-given data too)."""
-    names, (images, labels) = _read(path)
-    part = checked_part(images, labels, len(names) if names else int(np.max(labels)) + 1, str(path))
-    return part.images, part.labels
-
-
-def _read(path: Path) -> tuple[tuple[str, ...] | None, tuple[np.ndarray, np.ndarray]]:
+def _read(path: Path) -> tuple[tuple[str, ...] | None, np.ndarray, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in ("images", "labels") if k not in data.files]
             if missing:
                 raise DatasetError(f"{path}: missing array(s) {', '.join(missing)} (has {', '.join(data.files)})")
             names = tuple(str(n) for n in data["class_names"]) if "class_names" in data.files else None
-            return names, (data["images"], data["labels"])
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        if isinstance(exc, DatasetError):
-            raise
-        raise DatasetError(f"{path}: not a readable .npz file: {exc}") from exc
+            return names, data["images"], data["labels"]
+    except DatasetError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DatasetError(f"{path}: not a readable .npz file (truncated, or holds pickled objects?): {exc}") from exc
