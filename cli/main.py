@@ -41,9 +41,21 @@ def prepare(config: ConfigOpt = "quickstart", overrides: OverrideOpt = None) -> 
         load_config(config, overrides)
     except ConfigError as exc:
         _fail(exc)
-    from flows.prepare import prepare_flow
+    from flows.stages import prepare_flow
 
     typer.echo(json.dumps(prepare_flow(config, overrides or []), indent=2))
+
+
+@app.command()
+def train(config: ConfigOpt = "quickstart", overrides: OverrideOpt = None) -> None:
+    """Train (or resume) the supernet (Prefect flow, recorded in MLflow)."""
+    try:
+        load_config(config, overrides)
+    except ConfigError as exc:
+        _fail(exc)
+    from flows.stages import train_flow
+
+    typer.echo(json.dumps(train_flow(config, overrides or []), indent=2, default=str))
 
 
 @app.command()
@@ -92,3 +104,16 @@ def quickstart(
     typer.echo(f"Prefect UI: {env['PREFECT_API_URL'].removesuffix('/api')}")
     typer.echo(f"MLflow UI:  {env['ELASTICVIT_TRACKING_URI']}")
     typer.echo(f"stop the servers with: python -m infra.stack down --state-dir {state_dir}")
+
+
+def _register_stage_commands() -> None:
+    """Sub-commands whose modules import the library lazily, so ``--help`` stays fast."""
+    from cli import baseline, latency, space
+
+    app.add_typer(space.app, name="space")
+    app.add_typer(latency.app, name="latency")
+    app.command(name="baseline")(baseline.baseline)
+    app.command(name="baseline-compare")(baseline.baseline_compare)
+
+
+_register_stage_commands()
