@@ -1,107 +1,106 @@
-"""The CIFAR-10 download path against a local HTTP server serving an archive the test builds."""
+"""The CIFAR-10 source end to end against a local HTTP server serving archives the tests build."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import http.server
-import io
-import pickle
-import tarfile
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from elasticvit.config import DataConfig
-from elasticvit.data import DatasetError, prepare_dataset
-
-NAMES = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
-
-
-def _batch(n: int, seed: int, drop: str | None = None) -> bytes:
-    rng = np.random.default_rng(seed)
-    batch = {b"data": rng.integers(0, 255, (n, 3072), dtype=np.uint8), b"labels": [i % 10 for i in range(n)]}
-    if drop:
-        del batch[drop.encode()]
-    return pickle.dumps(batch)
+from elasticvit.data import DatasetError, load_split, prepare_dataset
+from tests.data_fixtures import CIFAR_NAMES, PER_BATCH, build_cifar_archive, cifar_batch, free_port, http_root, md5  # noqa: F401
 
 
-def build_archive(path: Path, drop_label_in: str | None = None) -> str:
-    """A tar.gz in the official layout with few images; returns its MD5."""
-    with tarfile.open(path, "w:gz") as tar:
-        members = {"batches.meta": pickle.dumps({b"label_names": NAMES})}
-        for i in range(1, 6):
-            name = f"data_batch_{i}"
-            members[name] = _batch(20, i, "labels" if name == drop_label_in else None)
-        members["test_batch"] = _batch(20, 9)
-        for name, data in members.items():
-            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return hashlib.md5(path.read_bytes()).hexdigest()
+def _cfg(tmp_path: Path, url: str, md5: str, **kw) -> DataConfig:
+    return DataConfig(source="cifar10", url=url, md5=md5, path=tmp_path / "cache", output_dir=tmp_path / "out", **kw)
 
 
-@pytest.fixture
-def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+def _nothing_left(tmp_path: Path) -> bool:
+    """No output folder, and no archive (or temporary download) in the cache."""
+    cache = tmp_path / "cache"
+    return not (tmp_path / "out").exists() and (not cache.exists() or list(cache.iterdir()) == [])
 
 
-def _cfg(tmp_path: Path, url: str, md5: str) -> DataConfig:
-    return DataConfig(
-        source="cifar10", url=url, md5=md5, path=tmp_path / "cache", resolution=16, output_dir=tmp_path / "out"
-    )
-
-
-def test_download_verify_prepare(tmp_path: Path, http_root: tuple[Path, str]) -> None:
+def test_download_verify_and_prepare(tmp_path: Path, http_root: tuple[Path, str]) -> None:
     root, base = http_root
-    md5 = build_archive(root / "cifar-10-python.tar.gz")
-    manifest = prepare_dataset(_cfg(tmp_path, f"{base}/cifar-10-python.tar.gz", md5))
-    assert manifest.class_names[0] == "airplane"
-    assert sum(manifest.counts["test"].values()) == 20  # the official test batch stays the test split
-    assert sum(sum(c.values()) for s, c in manifest.counts.items() if s != "test") == 100
-    (root / "cifar-10-python.tar.gz").unlink()  # a verified cached archive is reused, not fetched
-    prepare_dataset(_cfg(tmp_path, f"{base}/cifar-10-python.tar.gz", md5).model_copy(update={"resolution": 8}))
+    digest = build_cifar_archive(root / "cifar-10-python.tar.gz")
+    cfg = _cfg(tmp_path, f"{base}/cifar-10-python.tar.gz", digest, resolution=32)
+    manifest = prepare_dataset(cfg, progress=False)
+    assert manifest.class_names == CIFAR_NAMES
+    assert manifest.counts["test"] == {n: 2 for n in CIFAR_NAMES}  # the official test batch, whole
+    assert sum(sum(manifest.counts[s].values()) for s in ("train", "val")) == 5 * PER_BATCH
+    assert (tmp_path / "cache" / "cifar-10-python.tar.gz").exists()
+    # planar rows decoded to HWC: the test split is the test batch in its original order
+    images, labels = load_split(tmp_path / "out", "test")
+    official = cifar_batch(9)
+    assert np.array_equal(images.numpy(), official[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+    assert labels.tolist() == official[b"labels"]
 
 
-def test_wrong_checksum_leaves_nothing(tmp_path: Path, http_root: tuple[Path, str]) -> None:
+def test_verified_archive_in_cache_is_not_fetched_again(tmp_path: Path, http_root: tuple[Path, str]) -> None:
     root, base = http_root
-    build_archive(root / "a.tar.gz")
+    digest = build_cifar_archive(root / "c.tar.gz")
+    prepare_dataset(_cfg(tmp_path, f"{base}/c.tar.gz", digest, resolution=8), progress=False)
+    (root / "c.tar.gz").unlink()
+    manifest = prepare_dataset(_cfg(tmp_path, f"{base}/c.tar.gz", digest, resolution=16), progress=False)
+    assert manifest.resolution == 16
+
+
+def test_default_cache_is_beside_the_output(tmp_path: Path, http_root: tuple[Path, str]) -> None:
+    root, base = http_root
+    digest = build_cifar_archive(root / "c.tar.gz")
+    cfg = DataConfig(source="cifar10", url=f"{base}/c.tar.gz", md5=digest, output_dir=tmp_path / "data" / "out")
+    prepare_dataset(cfg, progress=False)
+    assert (tmp_path / "data" / "downloads" / "c.tar.gz").exists()
+    assert sorted(p.name for p in cfg.output_dir.iterdir()) == ["manifest.json", "test.npz", "train.npz", "val.npz"]
+
+
+def test_wrong_checksum_fails_and_leaves_nothing(tmp_path: Path, http_root: tuple[Path, str]) -> None:
+    root, base = http_root
+    build_cifar_archive(root / "a.tar.gz")
+    with pytest.raises(DatasetError, match=r"a\.tar\.gz: MD5 mismatch, expected 0{32}"):
+        prepare_dataset(_cfg(tmp_path, f"{base}/a.tar.gz", "0" * 32), progress=False)
+    assert _nothing_left(tmp_path)
+
+
+def test_truncated_archive_fails_its_checksum(tmp_path: Path, http_root: tuple[Path, str]) -> None:
+    root, base = http_root
+    digest = build_cifar_archive(root / "full.tar.gz")
+    (root / "cut.tar.gz").write_bytes((root / "full.tar.gz").read_bytes()[:200])
     with pytest.raises(DatasetError, match="MD5 mismatch"):
-        prepare_dataset(_cfg(tmp_path, f"{base}/a.tar.gz", "0" * 32))
+        prepare_dataset(_cfg(tmp_path, f"{base}/cut.tar.gz", digest), progress=False)
+    assert _nothing_left(tmp_path)
+
+
+def test_transfer_cut_off_midway(tmp_path: Path, http_root: tuple[Path, str]) -> None:
+    root, base = http_root
+    digest = build_cifar_archive(root / "c.tar.gz")
+    with pytest.raises(DatasetError, match=r"cut/c\.tar\.gz: download truncated at \d+ of \d+ bytes"):
+        prepare_dataset(_cfg(tmp_path, f"{base}/cut/c.tar.gz", digest), progress=False)
+    assert _nothing_left(tmp_path)
+
+
+def test_truncated_archive_with_matching_checksum_is_unreadable(tmp_path: Path, http_root: tuple[Path, str]) -> None:
+    # e.g. a mirror that publishes the MD5 of its own broken copy
+    root, base = http_root
+    build_cifar_archive(root / "full.tar.gz")
+    cut = root / "cut.tar.gz"
+    cut.write_bytes((root / "full.tar.gz").read_bytes()[:-300])
+    with pytest.raises(DatasetError, match="unreadable archive"):
+        prepare_dataset(_cfg(tmp_path, f"{base}/cut.tar.gz", md5(cut)), progress=False)
     assert not (tmp_path / "out").exists()
-    assert list((tmp_path / "cache").iterdir()) == []
-
-
-def test_truncated_archive(tmp_path: Path, http_root: tuple[Path, str]) -> None:
-    root, base = http_root
-    full = root / "full.tar.gz"
-    md5 = build_archive(full)
-    (root / "cut.tar.gz").write_bytes(full.read_bytes()[:200])
-    with pytest.raises(DatasetError, match="MD5 mismatch"):
-        prepare_dataset(_cfg(tmp_path, f"{base}/cut.tar.gz", md5))
-    assert not (tmp_path / "out").exists() and list((tmp_path / "cache").iterdir()) == []
 
 
 def test_missing_label_field(tmp_path: Path, http_root: tuple[Path, str]) -> None:
     root, base = http_root
-    md5 = build_archive(root / "nolabel.tar.gz", drop_label_in="data_batch_3")
+    digest = build_cifar_archive(root / "nolabel.tar.gz", drop_label_in="data_batch_3")
     with pytest.raises(DatasetError, match="data_batch_3 has no 'labels'"):
-        prepare_dataset(_cfg(tmp_path, f"{base}/nolabel.tar.gz", md5))
+        prepare_dataset(_cfg(tmp_path, f"{base}/nolabel.tar.gz", digest), progress=False)
     assert not (tmp_path / "out").exists()
 
 
 def test_unreachable_server(tmp_path: Path) -> None:
-    from infra.stack import free_port
-
     with pytest.raises(DatasetError, match="download failed"):
-        prepare_dataset(_cfg(tmp_path, f"http://127.0.0.1:{free_port()}/x.tar.gz", "0" * 32))
+        prepare_dataset(_cfg(tmp_path, f"http://127.0.0.1:{free_port()}/x.tar.gz", "0" * 32), progress=False)
+    assert _nothing_left(tmp_path)
