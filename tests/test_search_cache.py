@@ -73,7 +73,7 @@ def _writer(path: str, start: int) -> None:
 def test_concurrent_processes_append_safely(tmp_path: Path) -> None:
     path = str(tmp_path / "c.sqlite")
     EvaluationCache(path)
-    procs = [mp.get_context("spawn").Process(target=_writer, args=(path, k * 40)) for k in range(2)]
+    procs = [mp.get_context("fork").Process(target=_writer, args=(path, k * 40)) for k in range(2)]
     for p in procs:
         p.start()
     for p in procs:

@@ -172,6 +172,10 @@ class SearchConfig(Section):
     )
     calib_batch_size: int = Field(default=128, ge=1)
     eval_batch_size: int = Field(default=500, ge=1)
+    threads: int | None = Field(
+        default=None, ge=1, description="torch intra-op threads while scoring subnets (None: leave "
+        "torch's default); on a CPU shared with other jobs, 1 avoids spinning threads waiting on each other"
+    )
     cache_path: Path | None = Field(
         default=None, description="accuracy cache shared by all devices (default: "
         "<output_dir>/evaluations.sqlite)"

@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -69,9 +70,10 @@ class EvaluationCache:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._pid = -1
         with self._connect() as db:
-            # WAL lets readers proceed while another process writes.
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute(_SCHEMA)
 
     def get(self, context: CacheContext, arch_id: str) -> Evaluation | None:
@@ -127,14 +129,23 @@ class EvaluationCache:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        # One short connection per operation: nothing is held open between calls, so the cache can
-        # be used from Prefect worker threads and forked processes alike.
-        db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S)
-        try:
-            with db:  # commits on success, rolls back on error
-                yield db
-        finally:
-            db.close()
+        """One transaction on this process's connection (commits on success, rolls back on error).
+
+        The connection is kept open (opening and closing per call costs more than a lookup) and
+        serialised by a lock, so Prefect's worker threads can share the cache; a forked child
+        opens its own, since a connection must not cross a fork.
+        """
+        with self._lock:
+            if self._db is None or self._pid != os.getpid():
+                self._db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
+                self._pid = os.getpid()
+                # WAL: readers proceed while another process writes. synchronous=NORMAL: a commit
+                # does not wait for the disk; a crash of the process never corrupts or loses a
+                # committed entry, only a power loss can drop the last few (they are re-measured).
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+            with self._db:
+                yield self._db
 
 
 def _row_to_evaluation(row: tuple[Any, ...]) -> Evaluation:

@@ -84,6 +84,8 @@ class DeviceSearchResult(BaseModel):
     measured: int
     cache_hits: int
     search_s: float
+    provenance: dict[str, str] = {}
+    """Where the inputs came from (space, supernet, data version, table), filled by the stage."""
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         return write_text(path, self.model_dump_json(indent=2) + "\n")

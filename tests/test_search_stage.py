@@ -1,0 +1,149 @@
+"""The search and export stages on a real (untrained) supernet, prepared digits and synthetic tables.
+
+Nothing is timed for tables (their entries are made up from block MACs, per device), but every
+accuracy is a real BN-recalibrated val pass, every chosen subnet is timed on its backend, and the
+exports are real ONNX files and checkpoints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+
+from elasticvit.config import ExperimentConfig, load_config
+from elasticvit.data import load_split, prepare_dataset
+from elasticvit.export.evaluate import evaluate_files, load_npz
+from elasticvit.export.stage import ExportReport, run_export
+from elasticvit.latency import LatencyPredictor, LatencyTable, load_device, table_path
+from elasticvit.latency.correction import Correction
+from elasticvit.latency.lut import BlockEntry, MeasureSettings, make_header
+from elasticvit.latency.measure import Measurement
+from elasticvit.model import Supernet, load_subnet
+from elasticvit.search import InfeasibleBudgetError
+from elasticvit.search.device import DeviceSearchResult
+from elasticvit.search.stage import run_search
+from elasticvit.space import Arch, load_space
+from elasticvit.space.specs import space_blocks
+from elasticvit.training.checkpoint import SUPERNET_NAME, SupernetMeta, save_supernet
+
+DEVICES = ("torch-cpu-1t", "onnx-cpu-1t")
+# ms per million MACs by block kind: the two devices rank convolutions and attention differently
+COST = {
+    "torch-cpu-1t": {"transformer": 0.05, "default": 0.02},
+    "onnx-cpu-1t": {"transformer": 0.02, "default": 0.03},
+}
+
+
+def _config(root: Path, **search: object) -> ExperimentConfig:
+    overrides = [
+        f"data.output_dir={root / 'data'}", "data.max_per_class=40", f"training.output_dir={root / 'supernet'}",
+        f"latency.output_dir={root / 'latency'}", f"latency.devices=[{', '.join(DEVICES)}]",
+        "latency.warmup=1", "latency.repeats=3", "latency.min_time_s=0.0",
+        f"search.output_dir={root / 'search'}", f"search.export_dir={root / 'export'}",
+        "search.population=4", "search.generations=2", "search.parents=2", "search.mutations=2",
+        "search.crossovers=2", "search.val_samples=40", "search.calib_batches=1", "search.calib_batch_size=32",
+        "search.budget_fractions=[0.3, 0.6]", "search.threads=1", "sampling.num_levels=2",
+        *(f"search.{k}={v}" for k, v in search.items()),
+    ]
+    return load_config("quickstart", overrides)
+
+
+@pytest.fixture(scope="module")
+def stage_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Prepared digits, an untrained supernet checkpoint and a synthetic table per device."""
+    root = tmp_path_factory.mktemp("stage")
+    cfg = _config(root)
+    prepare_dataset(cfg.data, progress=False)
+    space = load_space(cfg.space.name)
+    torch.manual_seed(0)
+    supernet = Supernet(space, 10)
+    meta = SupernetMeta(space=space, num_classes=10, config=cfg, weights="model", steps=0, metrics={})
+    save_supernet(Path(cfg.training.output_dir) / SUPERNET_NAME, supernet.state_dict(), meta)
+    for device in DEVICES:
+        _synthetic_table(space, device).save(table_path(cfg.latency.output_dir, device))
+    return root
+
+
+@pytest.mark.slow
+def test_search_two_devices_second_reuses_the_cache(stage_root: Path) -> None:
+    cfg = _config(stage_root)
+    first = run_search(cfg, DEVICES[0])
+    second = run_search(cfg, DEVICES[1])
+    assert first.measured > 0
+    assert second.cache_hits > 0 and second.measured < first.measured
+    space = load_space(cfg.space.name)
+    for result in (first, second):
+        out = stage_root / "search" / result.device
+        assert DeviceSearchResult.load(out / "result.json") == result
+        assert (out / "front.png").read_bytes()[:4] == b"\x89PNG"
+        predictor = LatencyPredictor.load(table_path(cfg.latency.output_dir, result.device), space)
+        for choice in result.budgets:
+            arch = Arch.model_validate(choice.arch)
+            assert predictor.predict(arch) == pytest.approx(choice.predicted_ms) and choice.predicted_ms <= choice.budget_ms
+            assert choice.measured_ms is not None and choice.measured_ms > 0
+            assert 0.0 <= choice.val_accuracy <= 1.0
+        assert result.provenance["space_hash"] == space.hash
+
+
+def test_impossible_budget_names_the_fastest_latency(stage_root: Path) -> None:
+    cfg = _config(stage_root, budgets_ms=f"{{{DEVICES[0]}: [0.001]}}")
+    space = load_space(cfg.space.name)
+    fastest = LatencyPredictor.load(table_path(cfg.latency.output_dir, DEVICES[0]), space).predict(space.smallest())
+    with pytest.raises(InfeasibleBudgetError, match=f"{fastest:.4f} ms"):
+        run_search(cfg, DEVICES[0])
+
+
+@pytest.mark.slow
+def test_export_is_faithful_to_the_search(stage_root: Path) -> None:
+    cfg = _config(stage_root)
+    if not (stage_root / "search" / DEVICES[0] / "result.json").exists():
+        run_search(cfg, DEVICES[0])
+    report = run_export(cfg, DEVICES[0], supernet_run_id="run-123")
+    assert ExportReport.load(stage_root / "export" / DEVICES[0] / "exports.json") == report
+    search = DeviceSearchResult.load(stage_root / "search" / DEVICES[0] / "result.json")
+    assert [m.arch_id for m in report.models] == [b.arch_id for b in search.budgets]
+    test_images, test_labels = load_split(stage_root / "data", "test")
+    for model in report.models:
+        # BN statistics baked into the standalone model reproduce the search's shared-weight score
+        assert model.standalone_val_accuracy == pytest.approx(model.val_accuracy, abs=1.5 / 40)
+        assert model.onnx_max_abs_diff <= cfg.search.parity_atol
+        loaded = load_subnet(model.checkpoint)  # weights_only inside
+        assert loaded.arch.id == model.arch_id and loaded.extra["device"] == DEVICES[0]
+        session = onnxruntime.InferenceSession(str(model.onnx), providers=["CPUExecutionProvider"])
+        assert session.get_inputs()[0].shape[-1] == loaded.arch.resolution
+        card = model.card.read_text()
+        assert all(s in card for s in (model.arch_id, "run-123", report.data_version, *DEVICES))
+    # scoring the exported files on an npz reproduces the stage's test accuracy
+    npz = stage_root / "test.npz"
+    np.savez(npz, images=test_images.numpy(), labels=test_labels.numpy())
+    images, labels = load_npz(npz)
+    files = [m.checkpoint for m in report.models] + [m.onnx for m in report.models]
+    scores = evaluate_files(files, images, labels)
+    for model in report.models:
+        assert scores[str(model.checkpoint)] == pytest.approx(model.test_accuracy)
+        assert scores[str(model.onnx)] == pytest.approx(model.test_accuracy, abs=1 / len(labels) + 1e-9)
+
+
+def _synthetic_table(space, device: str) -> LatencyTable:  # type: ignore[no-untyped-def]
+    cost = COST[device]
+    entries = {
+        s.key: BlockEntry(
+            kind=s.kind, input_shape=list(s.input_shape(1)), config=s.model_dump(mode="json"),
+            latency=_ms(0.005 + cost.get(s.kind, cost["default"]) * s.macs / 1e6),
+        )
+        for s in space_blocks(space, 10)
+    }
+    settings = MeasureSettings(warmup=1, repeats=3, min_time_s=0.0, max_cv=0.1, statistic="median")
+    header = make_header(space.name, space.hash, 10, load_device(device), settings, {"torch": torch.__version__})
+    return LatencyTable(
+        **header.model_dump(), entries=entries, call_overhead=_ms(0.005), overhead_per_block_ms=0.0,
+        calibration=[], correction=Correction(scale=1.0, offset_ms=0.0, points=0), collect_s=0.0,
+    )
+
+
+def _ms(value: float) -> Measurement:
+    return Measurement(count=3, trimmed=0, attempts=1, median_ms=value, mean_ms=value, std_ms=0.0, min_ms=value, cv=0.0)
