@@ -62,7 +62,7 @@ class InMemoryLoader:
         self.drop_last = drop_last
         self.device = torch.device(device)
         self.padding = padding
-        # (x / 255 - mean) / std folded into one multiply-add
+        # (x / 255 - mean) / std folded into one fused multiply-add per batch
         self._scale = (1.0 / (255.0 * torch.tensor(std))).view(1, 3, 1, 1).to(self.device)
         self._shift = (-torch.tensor(mean) / torch.tensor(std)).view(1, 3, 1, 1).to(self.device)
         generator = generator if generator is not None else torch.Generator().manual_seed(0)
@@ -102,7 +102,7 @@ class InMemoryLoader:
             x = (x.pin_memory() if pin else x).to(self.device, non_blocking=True)
             if self.augment:
                 x = self._augment(x, plan.dy[rows], plan.dx[rows], plan.flip[rows])
-            x = x.float().mul_(self._scale).add_(self._shift)
+            x = torch.addcmul(self._shift, x.float(), self._scale)
             y = self.labels[idx].to(self.device, non_blocking=True)
             self._current = _Position(epoch=epoch, batch=b + 1)
             yield x, y
