@@ -39,7 +39,11 @@ COST = {
 
 
 def _config(root: Path, **search: object) -> ExperimentConfig:
-    overrides = [
+    return load_config("quickstart", [*_overrides(root), *(f"search.{k}={v}" for k, v in search.items())])
+
+
+def _overrides(root: Path) -> list[str]:
+    return [
         f"data.output_dir={root / 'data'}", "data.max_per_class=40", f"training.output_dir={root / 'supernet'}",
         f"latency.output_dir={root / 'latency'}", f"latency.devices=[{', '.join(DEVICES)}]",
         "latency.warmup=1", "latency.repeats=3", "latency.min_time_s=0.0",
@@ -47,9 +51,7 @@ def _config(root: Path, **search: object) -> ExperimentConfig:
         "search.population=4", "search.generations=2", "search.parents=2", "search.mutations=2",
         "search.crossovers=2", "search.val_samples=40", "search.calib_batches=1", "search.calib_batch_size=32",
         "search.budget_fractions=[0.3, 0.6]", "search.threads=1", "sampling.num_levels=2",
-        *(f"search.{k}={v}" for k, v in search.items()),
     ]
-    return load_config("quickstart", overrides)
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +149,48 @@ def _synthetic_table(space, device: str) -> LatencyTable:  # type: ignore[no-unt
 
 def _ms(value: float) -> Measurement:
     return Measurement(count=3, trimmed=0, attempts=1, median_ms=value, mean_ms=value, std_ms=0.0, min_ms=value, cv=0.0)
+
+
+def _cli():  # type: ignore[no-untyped-def]
+    import typer
+
+    from cli.search import evaluate, export, search
+
+    app = typer.Typer()
+    for command in (search, evaluate, export):
+        app.command()(command)
+    return app
+
+
+def test_cli_impossible_budget_exits_2_with_the_reason(stage_root: Path) -> None:
+    from typer.testing import CliRunner
+
+    overrides = [a for o in _overrides(stage_root) for a in ("-s", o)]
+    bad = CliRunner().invoke(_cli(), ["search", "-d", DEVICES[0], *overrides, "-s", f"search.budgets_ms={{{DEVICES[0]}: [0.001]}}"])
+    assert bad.exit_code == 2 and "smallest achievable latency" in bad.output
+
+
+@pytest.mark.slow
+def test_cli_evaluate_scores_exported_models_on_a_users_npz(stage_root: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    cfg = _config(stage_root)
+    report_path = stage_root / "export" / DEVICES[0] / "exports.json"
+    if not report_path.exists():
+        run_search(cfg, DEVICES[0])
+        run_export(cfg, DEVICES[0])
+    report = ExportReport.load(report_path)
+    images, labels = load_split(stage_root / "data", "test")
+    npz = stage_root / "mine.npz"
+    np.savez(npz, images=images[:20].numpy(), labels=labels[:20].numpy())
+    overrides = [a for o in _overrides(stage_root) for a in ("-s", o)]
+    runner = CliRunner()
+    out = runner.invoke(_cli(), ["evaluate", "-d", DEVICES[0], *overrides, "--test-data", str(npz)])
+    assert out.exit_code == 0, out.output
+    scores = json.loads(out.output)
+    assert scores["images"] == 20 and set(scores["top1"]) == {m.name for m in report.models}
+
+    missing = runner.invoke(_cli(), ["evaluate", *overrides, "--test-data", str(stage_root / "nope.npz"), str(report.models[0].onnx)])
+    assert missing.exit_code == 2 and "nope.npz" in missing.output

@@ -1,0 +1,136 @@
+"""``elasticvit search | evaluate | export``: per-device search, scoring and export of the chosen subnets.
+
+Plain functions; ``cli/main.py`` registers them with ``app.command()``. The library is imported
+inside the commands so that ``elasticvit --help`` does not load torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from elasticvit.config import ConfigError, ExperimentConfig, load_config
+
+ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config name in configs/ or a YAML path (params.yaml works)")]
+OverrideOpt = Annotated[
+    list[str] | None, typer.Option("--set", "-s", help="override a field: section.key=value (repeatable)")
+]
+DevicesOpt = Annotated[
+    list[str] | None, typer.Option("--device", "-d", help="device name (repeatable; default: latency.devices)")
+]
+SupernetOpt = Annotated[
+    Path | None, typer.Option("--supernet", help="supernet checkpoint (default: <training.output_dir>/supernet.pt)")
+]
+DataOpt = Annotated[Path | None, typer.Option("--data", help="prepared data folder (default: data.output_dir)")]
+
+
+def search(
+    devices: DevicesOpt = None,
+    config: ConfigOpt = "quickstart",
+    overrides: OverrideOpt = None,
+    supernet: SupernetOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Search each device's best subnet per latency budget; write result.json and front.png."""
+    with _user_errors():
+        from elasticvit.search.stage import device_dir, run_search
+
+        cfg = load_config(config, overrides)
+        summary = {}
+        for device in _devices(cfg, devices):
+            result = run_search(cfg, device, supernet_path=supernet, data_dir=data)
+            summary[device] = {
+                "result": str(device_dir(cfg.search, device) / "result.json"),
+                "measured": result.measured,
+                "cache_hits": result.cache_hits,
+                "search_s": round(result.search_s, 1),
+                "budgets": [
+                    {"budget_ms": b.budget_ms, "arch_id": b.arch_id, "predicted_ms": b.predicted_ms,
+                     "measured_ms": b.measured_ms, "val_accuracy": b.val_accuracy}
+                    for b in result.budgets
+                ],
+            }
+    typer.echo(json.dumps(summary, indent=2))
+
+
+def export(
+    devices: DevicesOpt = None,
+    config: ConfigOpt = "quickstart",
+    overrides: OverrideOpt = None,
+    supernet: SupernetOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Export each device's chosen subnets: ONNX (parity-checked), checkpoint, model card."""
+    with _user_errors():
+        from elasticvit.export import run_export
+
+        cfg = load_config(config, overrides)
+        summary = {}
+        for device in _devices(cfg, devices):
+            report = run_export(cfg, device, supernet_path=supernet, data_dir=data)
+            summary[device] = [
+                {"name": m.name, "test_accuracy": m.test_accuracy, "onnx_max_abs_diff": m.onnx_max_abs_diff,
+                 "onnx": str(m.onnx), "checkpoint": str(m.checkpoint), "card": str(m.card)}
+                for m in report.models
+            ]
+    typer.echo(json.dumps(summary, indent=2))
+
+
+def evaluate(
+    models: Annotated[
+        list[Path] | None,
+        typer.Argument(help="model files (.pt or .onnx); default: every exported model of the devices"),
+    ] = None,
+    test_data: Annotated[
+        Path | None,
+        typer.Option("--test-data", help="npz with 'images' (uint8 N x H x W x 3) and 'labels' (default: the "
+                     "prepared test split)"),
+    ] = None,
+    devices: DevicesOpt = None,
+    config: ConfigOpt = "quickstart",
+    overrides: OverrideOpt = None,
+) -> None:
+    """Score exported models on the test split or on your own npz; print top-1 per model as JSON."""
+    with _user_errors():
+        from elasticvit.data import load_split
+        from elasticvit.export import ExportReport, evaluate_files, load_npz
+
+        cfg = load_config(config, overrides)
+        if models:
+            named = {str(p): p for p in models}
+        else:
+            named = {}
+            for device in _devices(cfg, devices):
+                report_path = Path(cfg.search.export_dir) / device / "exports.json"
+                if not report_path.exists():
+                    raise FileNotFoundError(f"{report_path}: no exports for '{device}'; run `elasticvit export` first")
+                named.update({m.name: m.checkpoint for m in ExportReport.load(report_path).models})
+        images, labels = load_npz(test_data) if test_data else load_split(cfg.data.output_dir, "test")
+        scores = evaluate_files(named.values(), images, labels)
+    result = {name: scores[str(path)] for name, path in named.items()}
+    typer.echo(json.dumps({"data": str(test_data or Path(cfg.data.output_dir) / "test.npz"), "images": len(labels),
+                           "top1": result}, indent=2))
+
+
+def _devices(cfg: ExperimentConfig, devices: list[str] | None) -> list[str]:
+    return list(devices or cfg.latency.devices)
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """Report a bad config, device, table, budget, data or missing input as one red line, exit 2."""
+    from elasticvit.data import DatasetError
+    from elasticvit.latency import BackendError, DeviceError, LatencyTableError
+    from elasticvit.search import InfeasibleBudgetError
+
+    try:
+        yield
+    except (ConfigError, DeviceError, BackendError, LatencyTableError, InfeasibleBudgetError, DatasetError,
+            FileNotFoundError) as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from exc
