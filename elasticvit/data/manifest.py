@@ -51,4 +51,6 @@ def load_split(data_dir: str | os.PathLike[str], split: str) -> tuple[torch.Tens
     if not path.exists():
         raise DatasetError(f"{path}: split file missing")
     with np.load(path, allow_pickle=False) as data:
-        return torch.from_numpy(data["images"].copy()), torch.from_numpy(data["labels"].astype(np.int64))
+        if "images" not in data.files or "labels" not in data.files:
+            raise DatasetError(f"{path}: expected arrays 'images' and 'labels', found {', '.join(data.files)}")
+        return torch.from_numpy(data["images"]), torch.from_numpy(data["labels"].astype(np.int64))
