@@ -11,6 +11,7 @@ from prefect.context import TaskRunContext
 
 from elasticvit.config import ExperimentConfig
 from elasticvit.data import prepare_dataset
+from elasticvit.data.sources import source_digest
 from tasks.caching import input_key
 from tasks.tracking import log_flat_params, stage_run
 
@@ -21,7 +22,9 @@ def prepare_marker(cfg: ExperimentConfig) -> Path:
 
 def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     cfg: ExperimentConfig = parameters["cfg"]
-    return input_key("prepare", {"data": cfg.data.model_dump(mode="json"), "out": str(prepare_marker(cfg))})
+    # The source digest makes a changed npz file or image folder at the same path a cache miss.
+    inputs = {"data": cfg.data.model_dump(mode="json"), "source": source_digest(cfg.data), "out": str(prepare_marker(cfg))}
+    return input_key("prepare", inputs)
 
 
 @task(name="prepare-data", cache_key_fn=_cache_key, persist_result=True, retries=2, retry_delay_seconds=5)
