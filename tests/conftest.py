@@ -12,6 +12,8 @@ import pytest
 # Keep Prefect's database and result store out of the user's home, before Prefect is imported.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="elasticvit-prefect-home-"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# The session's server stops before the interpreter exits; shipping logs to it would then fail noisily.
+os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 
 from infra.stack import free_port, mlflow_service, prefect_service, s3_service, start, stop  # noqa: E402
 
