@@ -1,0 +1,233 @@
+"""Benchmark: evolutionary vs random search, device specialisation, search time with a warm cache.
+
+On the ``cifar`` space with a supernet trained briefly on the shared CIFAR-10 subset (train.npz
+split 90/10 into train and val; val.npz kept as the untouched test split), and the three shipped
+devices' latency tables measured on this machine:
+
+(a) per device and budget, the paper's evolution (no warm start, no predictor) against random search
+    drawing from the same FLOPs pools, with the same number of distinct accuracy evaluations;
+(b) for every pair of devices, the subnet chosen for device A timed end to end on device B, next
+    to the subnet chosen for B, at the same budget: the devices' latency ranges barely overlap
+    (ONNX Runtime is several times faster than eager PyTorch), so a budget is a fraction of each
+    device's own range (fastest to slowest subnet) and ``budget_ms`` is B's budget; A's subnet is
+    A's choice at the same fraction of A's range;
+(c) the wall time of the full search (every budget) for the first device on an empty accuracy
+    cache, then for the second device reusing it.
+
+Writes ``bench/results/search_quality.json``; the supernet, tables and searches live under
+``artifacts/bench/search/`` and are reused when the benchmark is run again (the search timings are
+always taken afresh, on an emptied cache).
+
+    python -m bench.search_quality --quick     # smoke run: minutes, numbers meaningless
+    python -m bench.search_quality             # the CPU run reported in docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import os
+
+# Several jobs share this machine's two cores: spinning OpenMP threads then wait on each other and
+# slow torch down tenfold. Must be set before torch starts its thread pool.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import shutil  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from pydantic import BaseModel  # noqa: E402
+
+from elasticvit.config.experiment import DataConfig, ExperimentConfig  # noqa: E402
+from elasticvit.data import prepare_dataset  # noqa: E402
+from elasticvit.latency import LatencyPredictor, LatencyTable, collect_table, load_device, table_path  # noqa: E402
+from elasticvit.search import AccuracyEvaluator, CacheContext, Constraint, EvaluationCache, evolve, random_search  # noqa: E402
+from elasticvit.search.device import DeviceSearchResult  # noqa: E402
+from elasticvit.search.scoring import SupernetScorer, scoring_data, torch_threads  # noqa: E402
+from elasticvit.search.stage import SEARCH_POOL_SIZE, cache_path, device_measure, run_search  # noqa: E402
+from elasticvit.space import Arch  # noqa: E402
+from elasticvit.space.pools import FlopsPools  # noqa: E402
+from elasticvit.training import load_supernet, train_supernet  # noqa: E402
+from elasticvit.training.checkpoint import SUPERNET_NAME  # noqa: E402
+from elasticvit.utils.atomic import write_json  # noqa: E402
+from elasticvit.utils.hashing import sha256_file  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"
+RESULTS = ROOT / "bench" / "results"
+WORK = ROOT / "artifacts" / "bench" / "search"
+DEVICES = ("torch-cpu-1t", "torch-cpu-2t", "onnx-cpu-1t")
+BUDGET_FRACTIONS = [0.2, 0.45, 0.7]
+"""Of each device's predicted latency range, from its fastest subnet to its slowest."""
+
+log = logging.getLogger("bench.search_quality")
+
+
+class Scale(BaseModel):
+    epochs: int
+    steps_per_epoch: int
+    batch_size: int
+    per_class: int | None
+    search: dict[str, object]
+    latency: dict[str, object]
+
+
+SCALES = {
+    "quick": Scale(
+        epochs=1, steps_per_epoch=4, batch_size=32, per_class=60,
+        search={"population": 6, "generations": 2, "parents": 3, "mutations": 3, "crossovers": 3,
+                "val_samples": 60, "calib_batches": 1, "calib_batch_size": 32},
+        latency={"warmup": 1, "repeats": 3, "min_time_s": 0.0, "calibration_archs": 3, "validate_archs": 3},
+    ),
+    "cpu": Scale(
+        epochs=4, steps_per_epoch=120, batch_size=64, per_class=None,
+        search={"population": 12, "generations": 6, "parents": 4, "mutations": 6, "crossovers": 6,
+                "patience": 2, "predictor_screen": 4, "predictor_min_points": 40,
+                "val_samples": 500, "calib_batches": 2, "calib_batch_size": 100},
+        latency={"warmup": 3, "repeats": 10, "calibration_archs": 8, "validate_archs": 10},
+    ),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run with a tiny budget")
+    parser.add_argument("--data", type=Path, default=SHARED_CIFAR)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    tag = "quick" if args.quick else "cpu"
+    scale = SCALES[tag]
+    work = WORK / tag
+    cfg = experiment_config(scale, work)
+    prepare_dataset(cfg.data, progress=False)
+    train_s = train(cfg)
+    tables(cfg)
+    # (c) first device on an empty cache, then the second reusing it; the third completes (b)
+    shutil.rmtree(cfg.search.output_dir, ignore_errors=True)
+    results: dict[str, DeviceSearchResult] = {}
+    for device in DEVICES:
+        results[device] = run_search(cfg, device)
+        r = results[device]
+        log.info("%s: searched in %.0f s (%d measured, %d from cache)", device, r.search_s, r.measured, r.cache_hits)
+
+    report = {
+        "evolution_vs_random": evolution_vs_random(cfg, results),
+        "specialisation": specialisation(cfg, results),
+        "first_device_search_s": round(results[DEVICES[0]].search_s, 1),
+        "second_device_search_s": round(results[DEVICES[1]].search_s, 1),
+        "setup": {
+            "scale": tag, "train_s": train_s, "devices": list(DEVICES),
+            "budgets_ms": {d: [b.budget_ms for b in r.budgets] for d, r in results.items()},
+            "search": cfg.search.model_dump(mode="json"),
+            "searches": {d: {"search_s": round(r.search_s, 1), "measured": r.measured, "cache_hits": r.cache_hits}
+                         for d, r in results.items()},
+        },
+    }
+    name = "search_quality_quick" if args.quick else "search_quality"
+    write_json(RESULTS / f"{name}.json", report)
+    log.info("%s", json.dumps(report, indent=2))
+
+
+def experiment_config(scale: Scale, work: Path) -> ExperimentConfig:
+    return ExperimentConfig.model_validate(
+        {
+            "name": "bench-search",
+            "data": DataConfig(source="npz", path=SHARED_CIFAR, val_fraction=0.1, resolution=32,
+                               max_per_class=scale.per_class, output_dir=work / "data").model_dump(),
+            "space": {"name": "cifar"},
+            "training": {
+                "epochs": scale.epochs, "batch_size": scale.batch_size, "max_steps_per_epoch": scale.steps_per_epoch,
+                "lr": 2e-3, "warmup_epochs": scale.epochs / 10, "probes_per_level": 0, "device": "cpu",
+                "checkpoint_every_steps": 50, "output_dir": work / "supernet",
+            },
+            "sampling": {"strategy": "complexity", "num_levels": 4, "pool_size": 200},
+            "latency": {**scale.latency, "devices": list(DEVICES), "output_dir": work / "latency"},
+            "search": {**scale.search, "budget_fractions": BUDGET_FRACTIONS, "threads": 1,
+                       "output_dir": work / "search", "export_dir": work / "export"},
+        }
+    )
+
+
+def train(cfg: ExperimentConfig) -> float | None:
+    """Train (resuming an interrupted run); the wall time, or None when it was already trained."""
+    out = Path(cfg.training.output_dir)
+    if (out / SUPERNET_NAME).exists():
+        return None
+    started = time.perf_counter()
+    result = train_supernet(cfg, Path(cfg.data.output_dir), out)
+    log.info("trained %d steps in %.0f s", result.steps, time.perf_counter() - started)
+    return round(time.perf_counter() - started, 1)
+
+
+def tables(cfg: ExperimentConfig) -> None:
+    """Each device's latency table, measured here once (collection resumes if interrupted)."""
+    _, meta = load_supernet(Path(cfg.training.output_dir) / SUPERNET_NAME)
+    for device in DEVICES:
+        path = table_path(cfg.latency.output_dir, device)
+        if not path.exists():
+            started = time.perf_counter()
+            collect_table(meta.space, load_device(device), meta.num_classes, cfg.latency, path, progress=False)
+            log.info("%s: table collected in %.0f s", device, time.perf_counter() - started)
+
+
+def evolution_vs_random(cfg: ExperimentConfig, results: dict[str, DeviceSearchResult]) -> list[dict[str, object]]:
+    """The paper's evolution (nothing from the cache seeds it, no predictor) against random search
+    with as many distinct accuracy evaluations, both drawing from the same pools with the same seed.
+
+    Both read and fill the shared accuracy cache: a cached accuracy is the value a measurement would
+    give (same arch, weights and data), so the cache changes the cost, never the outcome.
+    """
+    supernet_path = Path(cfg.training.output_dir) / SUPERNET_NAME
+    supernet, meta = load_supernet(supernet_path)
+    space = meta.space
+    data = scoring_data(cfg.data.output_dir, cfg.search)
+    evaluator = AccuracyEvaluator(SupernetScorer(supernet, data), EvaluationCache(cache_path(cfg.search)),
+                                  CacheContext(supernet=sha256_file(supernet_path), data=data.hash))
+    pools = FlopsPools.cached(space, cfg.sampling.num_levels, meta.num_classes, SEARCH_POOL_SIZE, cfg.search.seed,
+                              Path(cfg.search.output_dir) / "pools")
+
+    def sample(rng: np.random.Generator) -> Arch:
+        return pools.sample(int(rng.integers(pools.num_levels)), rng)
+
+    plain = cfg.search.model_copy(update={"predictor_screen": 1, "patience": None})
+    rows = []
+    with torch_threads(cfg.search.threads):
+        for device in DEVICES:
+            predictor = LatencyPredictor.from_table(LatencyTable.load(table_path(cfg.latency.output_dir, device)), space)
+            for i, budget in enumerate(b.budget_ms for b in results[device].budgets):
+                admits = Constraint(budget, predictor.predict).admits
+                evo = evolve(space, evaluator, admits, plain, np.random.default_rng([cfg.search.seed, i]),
+                             sample=sample, seeds=[space.smallest()])
+                rnd = random_search(sample, evaluator, admits, evo.evaluations, np.random.default_rng([cfg.search.seed, i]))
+                rows.append({"device": device, "budget_ms": round(budget, 4), "evolution": round(evo.best.accuracy, 4),
+                             "random": round(rnd.best.accuracy, 4), "evaluations": evo.evaluations})
+                log.info("%s", rows[-1])
+    return rows
+
+
+def specialisation(cfg: ExperimentConfig, results: dict[str, DeviceSearchResult]) -> list[dict[str, object]]:
+    """Every device's chosen subnet per budget fraction, timed end to end on every device.
+
+    ``budget_ms`` is the budget of the device measured on, at the fraction the subnet was chosen
+    for (on its own device), so A's row and B's own row at the same budget sit side by side.
+    """
+    supernet, meta = load_supernet(Path(cfg.training.output_dir) / SUPERNET_NAME)
+    rows = []
+    for measured_on in DEVICES:
+        measure = device_measure(load_device(measured_on), supernet, meta.space, meta.num_classes, cfg.latency)
+        for i, budget in enumerate(results[measured_on].budgets):
+            for chosen_for in DEVICES:
+                choice = results[chosen_for].budgets[i]
+                rows.append({
+                    "chosen_for": chosen_for, "measured_on": measured_on, "budget_ms": round(budget.budget_ms, 4),
+                    "latency_ms": round(measure(Arch.model_validate(choice.arch)), 4),
+                    "accuracy": round(choice.val_accuracy, 4), "arch_id": choice.arch_id,
+                })
+                log.info("%s", rows[-1])
+    return rows
+
+
+if __name__ == "__main__":
+    main()
