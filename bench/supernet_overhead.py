@@ -1,7 +1,7 @@
 """Benchmark: training-step cost of the supernet over the extracted static model (cifar space).
 
 For a few archs (the smallest, random ones, the largest) it times one training step (forward,
-backward, AdamW step, batch 128, random data) of the supernet with the arch active (``set_active``
+backward, AdamW step built by timm as in the training loop, batch 128, random data) of the supernet with the arch active (``set_active``
 included) and of the arch's extracted static model. The two are alternated step by step in the
 same process so that load from other processes hits both alike; the ratio is of the medians.
 Writes ``bench/results/supernet_overhead.json``:
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from timm.optim import create_optimizer_v2
 from torch import nn
 
 from elasticvit.model import Supernet
@@ -81,7 +82,7 @@ def measure(supernet: Supernet, arch: Arch, batch: int, steps: int) -> tuple[flo
 
 
 def _train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, before: Callable[[], None] = lambda: None):
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    optimizer = create_optimizer_v2(model, opt="adamw", lr=1e-4, weight_decay=0.05)  # as the training loop
 
     def step() -> float:
         start = time.perf_counter()

@@ -155,3 +155,10 @@ def test_set_active_rejects_archs_outside_the_space(cifar_net):
     bad = SPACES["cifar"].smallest().model_copy(update={"resolution": 30})
     with pytest.raises(ValueError, match="resolution 30"):
         cifar_net.set_active(bad)
+
+
+def test_per_head_biases_and_tables_are_kept_out_of_weight_decay(cifar_net):
+    names = cifar_net.no_weight_decay()
+    params = dict(cifar_net.named_parameters())
+    assert names and all(n in params for n in names)
+    assert {n.rsplit(".", 1)[-1] for n in names} == {"table", "qk_bias", "v_bias"}

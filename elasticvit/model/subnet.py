@@ -27,6 +27,10 @@ class SubnetModel(nn.Module):
         self.features = nn.Sequential(*blocks[:-1])
         self.head = blocks[-1]
 
+    def no_weight_decay(self) -> set[str]:
+        """The relative-position tables (as for the supernet; timm already skips 1-D parameters)."""
+        return {name for name, _ in self.named_parameters() if name.endswith("rel_pos.table")}
+
     def forward_features(self, x: Tensor) -> Tensor:
         return self.features(x)
 

@@ -22,6 +22,7 @@ from elasticvit.nn.elastic_blocks import (
 from elasticvit.space import Arch, SearchSpace
 from elasticvit.space.specs import BlockSpec, arch_blocks, feasible_widths, stage_grids
 
+NO_WEIGHT_DECAY_SUFFIXES = ("rel_pos.table", "qkv.qk_bias", "qkv.v_bias")
 PLAN_CACHE_SIZE = 10_000
 """Archs whose block lists are kept; the cache is cleared when full (bounds memory in long runs)."""
 
@@ -86,6 +87,14 @@ class Supernet(nn.Module):
         blocks = [block.to_static() for block in self.active_blocks]
         self.set_active(previous)
         return SubnetModel(self.space, arch, self.num_classes, blocks).train(self.training)
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameters timm's optimizer factory keeps out of weight decay, besides the 1-D ones.
+
+        The bias tables and the Q/K/V biases are stored with 2+ dimensions (per head), so timm's
+        rule of thumb (no decay for ndim <= 1) would miss them.
+        """
+        return {name for name, _ in self.named_parameters() if name.endswith(NO_WEIGHT_DECAY_SUFFIXES)}
 
     def _plan(self, arch: Arch) -> tuple[list[ElasticBlock], list[BlockSpec]]:
         self.space.validate_arch(arch)
