@@ -108,10 +108,13 @@ def quickstart(
 
 def _register_stage_commands() -> None:
     """Sub-commands whose modules import the library lazily, so ``--help`` stays fast."""
-    from cli import baseline, latency, space
+    from cli import baseline, latency, search, space
 
     app.add_typer(space.app, name="space")
     app.add_typer(latency.app, name="latency")
+    app.command(name="search")(search.search)
+    app.command(name="evaluate")(search.evaluate)
+    app.command(name="export")(search.export)
     app.command(name="baseline")(baseline.baseline)
     app.command(name="baseline-compare")(baseline.baseline_compare)
 
