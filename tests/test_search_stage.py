@@ -130,6 +130,48 @@ def test_export_is_faithful_to_the_search(stage_root: Path) -> None:
         assert scores[str(model.onnx)] == pytest.approx(model.test_accuracy, abs=1 / len(labels) + 1e-9)
 
 
+@pytest.mark.slow
+def test_tasks_nest_runs_and_register_every_export(stage_root: Path, sqlite_tracking: str, tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from elasticvit.utils.hashing import sha256_file
+    from flows.runs import open_parent_run
+    from tasks.export import export_device, registered_model_name
+    from tasks.search import search_device
+
+    # a fresh search folder: the task's run must measure, not only read result files
+    cfg = _config(stage_root, output_dir=tmp_path / "search", export_dir=tmp_path / "export",
+                  cache_path=stage_root / "search" / "evaluations.sqlite")
+    device = DEVICES[0]
+    parent = open_parent_run(cfg, "pipeline")
+    data = {"data_dir": str(stage_root / "data"), "data_version": "dv-test"}
+    checkpoint = Path(cfg.training.output_dir) / SUPERNET_NAME
+    supernet = {"checkpoint": str(checkpoint), "supernet_sha256": sha256_file(checkpoint), "mlflow_run_id": "train-run"}
+    table = {"table_sha256": "t"}
+    searched = search_device.fn(cfg, device, data, supernet, table, parent_run_id=parent)
+    exported = export_device.fn(cfg, device, data, supernet, searched, parent_run_id=parent)
+
+    client = MlflowClient(sqlite_tracking)
+    search_run = client.get_run(searched["mlflow_run_id"])
+    assert search_run.data.tags["mlflow.parentRunId"] == parent
+    experiment = search_run.info.experiment_id
+    children = client.search_runs([experiment], f"tags.mlflow.parentRunId = '{search_run.info.run_id}'")
+    assert sorted(c.data.params["budget_ms"] for c in children) == sorted(str(b["budget_ms"]) for b in searched["budgets"])
+    assert all("val_accuracy" in c.data.metrics and "measured_ms" in c.data.metrics for c in children)
+
+    name = registered_model_name(cfg, device)
+    versions = client.search_model_versions(f"name = '{name}'")
+    assert sorted(v.version for v in versions) == sorted(exported["versions"])
+    report = ExportReport.load(exported["exports"])
+    by_arch = {m.arch_id: m for m in report.models}
+    for v in versions:
+        model = by_arch[v.tags["arch_id"]]
+        assert v.tags["budget_ms"] == f"{model.budget_ms:.4f}" and v.tags["device"] == device
+        assert float(v.tags["latency_predicted_ms"]) == pytest.approx(model.predicted_ms, abs=1e-4)
+        assert float(v.tags["test_accuracy"]) == pytest.approx(model.test_accuracy, abs=1e-4)
+        assert v.tags["supernet_run_id"] == "train-run" and v.tags["data_version"] == "dv-test"
+
+
 def _synthetic_table(space, device: str) -> LatencyTable:  # type: ignore[no-untyped-def]
     cost = COST[device]
     entries = {

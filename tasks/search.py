@@ -1,0 +1,91 @@
+"""Prefect task for the ``search`` stage: one device's search as an MLflow run, one child run per budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from prefect import task
+from prefect.context import TaskRunContext
+
+from elasticvit.config import ExperimentConfig
+from elasticvit.search import BudgetResult, SearchCallback
+from elasticvit.search.stage import device_dir, run_search
+from tasks.caching import input_key
+from tasks.tracking import log_flat_params, stage_run
+
+
+class MlflowSearchCallback(SearchCallback):
+    """Best accuracy per generation on the device's run; a nested run per chosen budget."""
+
+    def __init__(self, device: str, tags: dict[str, str]) -> None:
+        self.device = device
+        self.tags = tags
+
+    def on_generation(self, budget_ms: float, generation: int, best_accuracy: float, evaluations: int) -> None:
+        prefix = f"budget_{budget_ms:.4g}ms"
+        mlflow.log_metrics({f"{prefix}/best_val_accuracy": best_accuracy, f"{prefix}/evaluations": evaluations},
+                           step=generation)
+
+    def on_budget(self, result: BudgetResult) -> None:
+        with mlflow.start_run(run_name=f"{self.device}-{result.budget_ms:.4g}ms", nested=True,
+                              tags={**self.tags, "stage": "search-budget", "arch_id": result.arch_id}):
+            mlflow.log_params({"budget_ms": result.budget_ms, "arch_id": result.arch_id})
+            metrics = {
+                "val_accuracy": result.val_accuracy, "predicted_ms": result.predicted_ms,
+                "evaluations": result.evaluations, "measured": result.measured, "search_s": result.search_s,
+            }
+            optional = {"measured_ms": result.measured_ms, "macs": result.macs, "params": result.params}
+            mlflow.log_metrics({**metrics, **{k: v for k, v in optional.items() if v is not None}})
+            for generation, accuracy in enumerate(result.history):
+                mlflow.log_metric("best_val_accuracy", accuracy, step=generation)
+            mlflow.log_dict(result.arch, "arch.json")
+
+
+def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    # parent_run_id is left out: where the run is filed does not change the result
+    cfg: ExperimentConfig = parameters["cfg"]
+    inputs = {
+        "device": parameters["device"],
+        "search": cfg.search.model_dump(mode="json"),
+        "supernet": parameters["supernet"]["supernet_sha256"],
+        "data_version": parameters["data"]["data_version"],
+        "table": parameters["table"]["table_sha256"],
+    }
+    return input_key(f"search-{parameters['device']}", {**inputs, "out": str(search_marker(cfg, parameters["device"]))})
+
+
+def search_marker(cfg: ExperimentConfig, device: str) -> Path:
+    return device_dir(cfg.search, device).resolve() / "result.json"
+
+
+@task(name="search-device", cache_key_fn=_cache_key, persist_result=True, retries=1, retry_delay_seconds=10)
+def search_device(
+    cfg: ExperimentConfig,
+    device: str,
+    data: dict[str, Any],
+    supernet: dict[str, Any],
+    table: dict[str, Any],
+    parent_run_id: str | None = None,
+) -> dict[str, Any]:
+    """Search ``device``'s subnet per budget; return the result path, the run id and the choices.
+
+    A retry loses nothing already measured: accuracies are in the persistent cache.
+    """
+    tags = {"device": device, "data_version": data["data_version"], "supernet_run_id": supernet["mlflow_run_id"]}
+    with stage_run(cfg, "search", parent_run_id=parent_run_id, run_name=f"search-{device}", tags=tags) as run:
+        log_flat_params("search", cfg.search)
+        result = run_search(cfg, device, supernet_path=supernet["checkpoint"], data_dir=data["data_dir"],
+                            callback=MlflowSearchCallback(device, tags))
+        mlflow.log_metrics({"measured": result.measured, "cache_hits": result.cache_hits, "search_s": result.search_s,
+                            "front_size": len(result.front)})
+        out = device_dir(cfg.search, device)
+        mlflow.log_artifact(str(out / "result.json"), artifact_path="search")
+        mlflow.log_artifact(str(out / "front.png"), artifact_path="search")
+    return {
+        "device": device,
+        "result": str(search_marker(cfg, device)),
+        "mlflow_run_id": run.info.run_id,
+        "budgets": [{"budget_ms": b.budget_ms, "arch_id": b.arch_id, "val_accuracy": b.val_accuracy} for b in result.budgets],
+    }
