@@ -67,8 +67,19 @@ def evaluate_subnet(
     model.set_active(arch)
     with autocast or contextlib.nullcontext():
         recalibrate_bn(model, (resize_batch(x, arch.resolution) for x in calib_batches))
-        correct, loss, count = 0, 0.0, 0
-        for x, y in val_batches:
+    return accuracy(model, arch, val_batches, autocast)
+
+
+@torch.no_grad()
+def accuracy(
+    model: Supernet, arch: Arch, batches: Iterable[Batch], autocast: contextlib.AbstractContextManager | None = None
+) -> tuple[float, float]:
+    """(top-1 accuracy, mean cross-entropy) of ``arch`` with the BN statistics as they are."""
+    model.set_active(arch)
+    model.eval()
+    correct, loss, count = 0, 0.0, 0
+    with autocast or contextlib.nullcontext():
+        for x, y in batches:
             logits = model(resize_batch(x, arch.resolution)).float()
             correct += int((logits.argmax(-1) == y).sum())
             loss += float(F.cross_entropy(logits, y, reduction="sum"))
