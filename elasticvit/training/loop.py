@@ -79,7 +79,12 @@ def pools_for(cfg: ExperimentConfig, space: SearchSpace, num_classes: int, cache
 
 class _Trainer:
     def __init__(
-        self, cfg: ExperimentConfig, data_dir: Path, out_dir: Path, callbacks: Sequence[TrainCallback], ctx: dist.DistContext
+        self,
+        cfg: ExperimentConfig,
+        data_dir: Path,
+        out_dir: Path,
+        callbacks: Sequence[TrainCallback],
+        ctx: dist.DistContext,
     ) -> None:
         self.cfg, self.tc, self.out_dir, self.ctx = cfg, cfg.training, out_dir, ctx
         self.callbacks = list(callbacks) if ctx.is_main else []
@@ -130,9 +135,8 @@ class _Trainer:
         )
         self.calib_batches = [x for x, _ in itertools.islice(calib, self.tc.bn_calib_batches)]
         val_images, val_labels = load_split(data_dir, "val")
-        self.val_batches = list(
-            InMemoryLoader(val_images, val_labels, batch_size=_EVAL_BATCH, shuffle=False, augment=False, drop_last=False, device=self.device)
-        )
+        val = InMemoryLoader(val_images, val_labels, batch_size=_EVAL_BATCH, shuffle=False, device=self.device)
+        self.val_batches = list(val)
 
     def _build_model(self) -> None:
         tc = self.tc
@@ -140,8 +144,10 @@ class _Trainer:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.forward = torch.compile(self.model) if tc.compile else self.model
         self.optimizer = create_optimizer_v2(self.model, opt=tc.optimizer, lr=tc.lr, weight_decay=tc.weight_decay)
+        warmup = round(tc.warmup_epochs * self.steps_per_epoch)
+        # per-update schedule: ``warmup`` linear steps, then a cosine over the remaining steps
         self.scheduler = CosineLRScheduler(
-            self.optimizer, t_initial=self.total_steps, lr_min=tc.lr * 1e-2, warmup_t=round(tc.warmup_epochs * self.steps_per_epoch),
+            self.optimizer, t_initial=max(self.total_steps - warmup, 1), lr_min=tc.lr * 1e-2, warmup_t=warmup,
             warmup_lr_init=tc.lr * 1e-2, warmup_prefix=True, t_in_epochs=False,
         )
         self.ema = ModelEmaV3(self.model, decay=tc.ema_decay) if tc.ema_decay else None
@@ -172,9 +178,10 @@ class _Trainer:
         return self._finish(time.perf_counter() - started)
 
     def _train_epoch(self) -> None:
+        seed = int(np.random.SeedSequence([self.tc.seed, self.epoch]).generate_state(1)[0])
         loader = InMemoryLoader(
             self.train_images, self.train_labels, batch_size=self.per_rank_batch, shuffle=True, augment=True,
-            drop_last=True, generator=torch.Generator().manual_seed(self.tc.seed * 100_003 + self.epoch), device=self.device,
+            drop_last=True, generator=torch.Generator().manual_seed(seed), device=self.device,
         )
         # a resumed epoch replays the loader's draws up to where the checkpoint left it
         for i, (x, y) in enumerate(itertools.islice(loader, self.steps_per_epoch)):
@@ -376,5 +383,7 @@ class _Trainer:
         for name, tensor in self.model.state_dict().items():
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-        return ReplicaFingerprint(rank=self.ctx.rank, weights_sha256=digest.hexdigest(), archs_sha256=self.progress["archs_digest"])
+        return ReplicaFingerprint(
+            rank=self.ctx.rank, weights_sha256=digest.hexdigest(), archs_sha256=self.progress["archs_digest"]
+        )
 
