@@ -6,6 +6,7 @@ from __future__ import annotations
 from prefect import flow
 
 from elasticvit.config import load_config
+from elasticvit.data import read_manifest
 from flows.runs import link_run_artifact
 from tasks.caching import refresh_if_missing
 from tasks.latency import collect_latency, latency_marker, validate_latency
@@ -16,11 +17,13 @@ def latency_device(
     device: str,
     config: str = "quickstart",
     overrides: list[str] | None = None,
-    num_classes: int = 10,
+    num_classes: int | None = None,
     parent_run_id: str | None = None,
     announce: bool = True,
 ) -> dict[str, object]:
     cfg = load_config(config, overrides)
+    if num_classes is None:  # the head block's size: from the prepared data unless given
+        num_classes = read_manifest(cfg.data.output_dir).num_classes
     table = refresh_if_missing(collect_latency, latency_marker(cfg, device))(cfg, device, num_classes, parent_run_id=parent_run_id, announce=announce)
     report = validate_latency(cfg, table)
     link_run_artifact(

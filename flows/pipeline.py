@@ -1,13 +1,19 @@
-"""The end-to-end pipeline flow: prepare -> train -> latency per device -> search -> export."""
+"""The end-to-end pipeline: prepare -> train -> latency per device -> search, export and register
+per device -> baselines on the same data, devices and plots."""
 
 from __future__ import annotations
 
 from prefect import flow
 
 from elasticvit.config import load_config
+from flows.latency import latency_device
 from flows.runs import close_parent_run, link_run_artifact, open_parent_run
+from flows.search import search_device_flow
+from flows.summary import chosen_rows, summary_markdown
+from tasks.baselines import baseline_marker, compare_baselines_task, train_baseline_task
 from tasks.caching import refresh_if_missing
 from tasks.prepare import prepare_data, prepare_marker
+from tasks.train import train, train_marker
 
 
 @flow(name="elasticvit-pipeline", log_prints=True)
@@ -16,9 +22,39 @@ def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> 
     parent = open_parent_run(cfg, "pipeline")
     try:
         data = refresh_if_missing(prepare_data, prepare_marker(cfg))(cfg, parent_run_id=parent)
+        supernet = refresh_if_missing(train, train_marker(cfg))(cfg, data, parent_run_id=parent)
+        # Everything below runs one step at a time on purpose: a latency measured while another
+        # stage computes on the same host describes a busier machine than the device.
+        latency = {
+            device: latency_device(device, config, overrides, data["num_classes"], parent, announce=False)
+            for device in cfg.latency.devices
+        }
+        searched = {device: search_device_flow(device, config, overrides, parent) for device in cfg.latency.devices}
+        baselines = [
+            refresh_if_missing(train_baseline_task, baseline_marker(cfg, model))(
+                cfg, model, data["data_dir"], data["data_version"], supernet["wall_time_s"], parent_run_id=parent
+            )
+            for model in cfg.baselines.models
+        ]
+        comparison = (
+            compare_baselines_task(
+                cfg, [b["result"] for b in baselines], [s["search"]["result"] for s in searched.values()], parent
+            )
+            if baselines
+            else None
+        )
     except BaseException:
         close_parent_run(parent, "FAILED")
         raise
     close_parent_run(parent)
-    link_run_artifact(cfg, parent, "pipeline-mlflow-run")
-    return {"mlflow_run_id": parent, "data": data}
+    rows = chosen_rows([s["export"] for s in searched.values()])
+    link_run_artifact(cfg, parent, "pipeline-mlflow-run", summary_markdown(rows))
+    return {
+        "mlflow_run_id": parent,
+        "data": data,
+        "supernet": supernet,
+        "latency": latency,
+        "chosen": rows,
+        "baselines": baselines,
+        "comparison": comparison,
+    }

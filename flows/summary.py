@@ -7,22 +7,50 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from elasticvit.export.stage import ExportReport
+
+COLUMNS = ("device", "budget (ms)", "arch", "latency (ms)", "val acc", "test acc")
+
+
+def chosen_rows(exports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per exported subnet; latency is the measured one where the device was timed."""
+    rows = []
+    for export in exports:
+        for model in ExportReport.load(export["exports"]).models:
+            rows.append(
+                {
+                    "device": model.device,
+                    "budget_ms": model.budget_ms,
+                    "arch_id": model.arch_id,
+                    "latency_ms": model.measured_ms if model.measured_ms is not None else model.predicted_ms,
+                    "val_acc": model.val_accuracy,
+                    "test_acc": model.test_accuracy,
+                }
+            )
+    return rows
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    return [
+        row["device"], f"{row['budget_ms']:.3f}", row["arch_id"], f"{row['latency_ms']:.3f}",
+        f"{row['val_acc']:.3f}", f"{row['test_acc']:.3f}",
+    ]
+
+
+def summary_markdown(rows: list[dict[str, Any]]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_cells(row)) + " |" for row in rows]
+    return "\n".join(lines)
+
 
 def render_summary(result: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     console.print(f"MLflow pipeline run: {result['mlflow_run_id']}")
-    data = result.get("data", {})
-    if data:
-        console.print(f"data: {data['data_dir']} (version {data['data_version']})")
-    rows = result.get("chosen", [])
-    if not rows:
-        return
-    table = Table(title="Chosen subnets")
-    for col in ("device", "budget (ms)", "arch", "latency (ms)", "val acc", "test acc"):
+    data = result["data"]
+    console.print(f"data: {data['data_dir']} (version {data['data_version']})")
+    table = Table(title="Chosen subnet per device and latency budget")
+    for col in COLUMNS:
         table.add_column(col)
-    for row in rows:
-        table.add_row(
-            row["device"], f"{row['budget_ms']:.2f}", row["arch_id"], f"{row['latency_ms']:.2f}",
-            f"{row['val_acc']:.3f}", f"{row.get('test_acc', float('nan')):.3f}",
-        )
+    for row in result["chosen"]:
+        table.add_row(*_cells(row))
     console.print(table)

@@ -94,3 +94,15 @@ def validate_latency(cfg: ExperimentConfig, table: dict[str, str]) -> dict[str, 
         mlflow.log_artifact(str(report_path), artifact_path="latency")
         mlflow.log_artifact(str(plot_path), artifact_path="latency")
     return {"within_10pct": report.within_10pct, "rmse_ms": report.rmse_ms}
+
+
+@task(name="latency-table-record")
+def table_record(cfg: ExperimentConfig, device: str) -> dict[str, str]:
+    """Describe a table that already exists (collected on the device, maybe by another flow)."""
+    path = latency_marker(cfg, device)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no latency table for device '{device}' at {path}; collect it on the device first "
+            f"(elasticvit latency collect --device {device}, or the latency-{device} deployment)"
+        )
+    return {"device": device, "table": str(path), "table_sha256": sha256_file(path)}

@@ -28,7 +28,7 @@ def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
 
 
 @task(name="prepare-data", cache_key_fn=_cache_key, persist_result=True, retries=2, retry_delay_seconds=5)
-def prepare_data(cfg: ExperimentConfig, parent_run_id: str | None = None) -> dict[str, str]:
+def prepare_data(cfg: ExperimentConfig, parent_run_id: str | None = None) -> dict[str, Any]:
     """Prepare the splits; return the data directory, its version and the MLflow run id."""
     with stage_run(cfg, "prepare", parent_run_id=parent_run_id) as run:
         manifest = prepare_dataset(cfg.data)
@@ -40,5 +40,6 @@ def prepare_data(cfg: ExperimentConfig, parent_run_id: str | None = None) -> dic
     return {
         "data_dir": str(Path(cfg.data.output_dir).resolve()),
         "data_version": manifest.version,
+        "num_classes": manifest.num_classes,
         "mlflow_run_id": run.info.run_id,
     }

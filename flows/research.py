@@ -1,0 +1,48 @@
+"""Scheduled re-search: only the devices whose latency table or supernet changed since their last
+search are searched again; with nothing changed the flow does nothing expensive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, task
+
+from elasticvit.config import ExperimentConfig, load_config
+from elasticvit.latency import table_path
+from elasticvit.search.device import DeviceSearchResult
+from elasticvit.search.stage import device_dir
+from elasticvit.training.checkpoint import SUPERNET_NAME
+from elasticvit.utils.hashing import sha256_file
+from flows.search import search_device_flow
+
+
+@task(name="stale-devices")
+def stale_devices(cfg: ExperimentConfig) -> list[str]:
+    """Devices with a table whose last search used another table or another supernet."""
+    supernet = Path(cfg.training.output_dir) / SUPERNET_NAME
+    if not supernet.exists():
+        return []
+    supernet_sha = sha256_file(supernet)
+    stale = []
+    for device in cfg.latency.devices:
+        table = table_path(cfg.latency.output_dir, device)
+        if not table.exists():
+            continue
+        last = device_dir(cfg.search, device) / "result.json"
+        if not last.exists():
+            stale.append(device)
+            continue
+        result = DeviceSearchResult.load(last)
+        if result.supernet != supernet_sha or result.provenance.get("table_sha256") != sha256_file(table):
+            stale.append(device)
+    return stale
+
+
+@flow(name="elasticvit-research", log_prints=True)
+def research(config: str = "quickstart", overrides: list[str] | None = None) -> list[str]:
+    cfg = load_config(config, overrides)
+    devices = stale_devices(cfg)
+    print(f"devices to search again: {devices or 'none'}")
+    for device in devices:
+        search_device_flow(device, config, overrides)
+    return devices
