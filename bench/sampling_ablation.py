@@ -73,14 +73,15 @@ class Budget(BaseModel):
     repeat_strategy: str
 
 
+_COMMON = {"passes_per_step": 4, "seeds": [0, 1], "repeat_strategy": "uniform"}
 BUDGETS = {
     # a few minutes in all on 2 busy CPU cores: proves the pipeline, says nothing about the strategies
-    "quick": Budget(epochs=2, steps_per_epoch=2, batch_size=16, passes_per_step=4, num_levels=4, eval_subnets_per_level=1,
-                    calib_batches=1, device="cpu", seeds=[0, 1], repeat_strategy="uniform"),
-    "cpu": Budget(epochs=2, steps_per_epoch=150, batch_size=32, passes_per_step=4, num_levels=8, eval_subnets_per_level=2,
-                  calib_batches=8, device="cpu", seeds=[0, 1], repeat_strategy="uniform"),
-    "cuda": Budget(epochs=40, steps_per_epoch=140, batch_size=64, passes_per_step=4, num_levels=8, eval_subnets_per_level=8,
-                   calib_batches=8, device="cuda", seeds=[0, 1], repeat_strategy="uniform"),
+    "quick": Budget(epochs=2, steps_per_epoch=2, batch_size=16, num_levels=4, eval_subnets_per_level=1,
+                    calib_batches=1, device="cpu", **_COMMON),
+    "cpu": Budget(epochs=2, steps_per_epoch=150, batch_size=32, num_levels=8, eval_subnets_per_level=2,
+                  calib_batches=8, device="cpu", **_COMMON),
+    "cuda": Budget(epochs=40, steps_per_epoch=140, batch_size=64, num_levels=8, eval_subnets_per_level=8,
+                   calib_batches=8, device="cuda", **_COMMON),
 }
 
 
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
             **outcomes[(budget.repeat_strategy, budget.seeds[1])].summary,
         },
     }
-    name = "sampling_ablation_quick" if args.quick else "sampling_ablation" if tag == "cpu" else f"sampling_ablation_{tag}"
+    name = {"quick": "sampling_ablation_quick", "cpu": "sampling_ablation"}.get(tag, f"sampling_ablation_{tag}")
     write_json(RESULTS / f"{name}.json", report)
     plot_accuracy_vs_macs(
         {f"{s} (seed {seed})": o.frontier for (s, seed), o in outcomes.items()},
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def prepare_data(source: Path, out: Path, per_class: int | None) -> Path:
     """train.npz split into train (90 %) and val (10 %, selection); val.npz becomes test (reporting)."""
-    cfg = DataConfig(source="npz", path=source, val_fraction=0.1, resolution=32, max_per_class=per_class, output_dir=out)
+    cfg = DataConfig(source="npz", path=source, val_fraction=0.1, max_per_class=per_class, output_dir=out)
     prepare_dataset(cfg, progress=False)
     return out
 
@@ -214,11 +215,14 @@ def evaluation_set(budget: Budget, num_classes: int, work: Path) -> list[Arch]:
     pools = pools_for(experiment_config("uniform", budget.seeds[0], budget), space, num_classes, work / "pools")
     rng = np.random.default_rng(20231001)
     archs = [space.smallest(), space.largest()]
-    archs += [pools.sample(level, rng) for level in range(pools.num_levels) for _ in range(budget.eval_subnets_per_level)]
+    per_level = budget.eval_subnets_per_level
+    archs += [pools.sample(level, rng) for level in range(pools.num_levels) for _ in range(per_level)]
     return list(dict.fromkeys(archs))
 
 
-def evaluate_fixed_set(model: Supernet, num_classes: int, data_dir: Path, budget: Budget, work: Path) -> list[SubnetEval]:
+def evaluate_fixed_set(
+    model: Supernet, num_classes: int, data_dir: Path, budget: Budget, work: Path
+) -> list[SubnetEval]:
     """Every subnet of the evaluation set, its BN recalibrated on the same training batches."""
     space = load_space("cifar")
     device = torch.device(budget.device)
@@ -249,14 +253,19 @@ def score_targets(evals: list[SubnetEval]) -> tuple[dict, list[ProbeResult]]:
     for target in targets:
         best = max((e for e in evals if e.macs <= target), key=lambda e: (e.acc_select, -e.macs))
         per_target[str(target)] = best.acc_report
-        frontier.append(ProbeResult(name=f"<={target}", arch_id=best.arch_id, level=0, macs=best.macs, accuracy=best.acc_report, loss=0.0))
+        frontier.append(
+            ProbeResult(name=f"<={target}", arch_id=best.arch_id, level=0, macs=best.macs, accuracy=best.acc_report,
+                        loss=0.0)
+        )
     return {"per_target": per_target, "mean": float(np.mean(list(per_target.values())))}, frontier
 
 
 def markdown_table(report: dict) -> str:
-    rows = {**report["strategies"], f"{report['seed_repeat']['strategy']} (seed {report['seed_repeat']['seed']})": report["seed_repeat"]}
+    repeat = report["seed_repeat"]
+    rows = {**report["strategies"], f"{repeat['strategy']} (seed {repeat['seed']})": repeat}
     targets = list(next(iter(rows.values()))["per_target"])
-    head = "| strategy | " + " | ".join(f"<= {int(t) / 1e6:.1f} M" for t in targets) + " | mean | grad cos (consecutive) | scoring fwd |"
+    columns = [f"<= {int(t) / 1e6:.1f} M" for t in targets] + ["mean", "grad cos (consecutive)", "scoring fwd"]
+    head = "| strategy | " + " | ".join(columns) + " |"
     lines = [head, "|" + " --- |" * (len(targets) + 4)]
     for name, row in rows.items():
         accs = " | ".join(f"{100 * row['per_target'][t]:.1f}" for t in targets)

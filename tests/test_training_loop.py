@@ -14,6 +14,7 @@ from elasticvit.data import prepare_dataset
 from elasticvit.model import save_subnet
 from elasticvit.training import (
     EpochMetrics,
+    ProgressCallback,
     StepMetrics,
     load_supernet,
     plot_accuracy_vs_macs,
@@ -97,7 +98,9 @@ class Recorder:
 def test_each_strategy_trains_and_reports(tiny_data: Path, tiny_space: Path, tmp_path: Path, strategy: str) -> None:
     torch.set_num_threads(1)
     rec = Recorder()
-    result = train_supernet(tiny_config(tiny_space, strategy), tiny_data, tmp_path, [rec])
+    progress = ProgressCallback(total_steps=6)
+    result = train_supernet(tiny_config(tiny_space, strategy), tiny_data, tmp_path, [rec, progress])
+    progress.close()
     assert result.steps == 6 == len(rec.steps) and result.epochs == 2
     assert [s.step for s in rec.steps] == list(range(1, 7))
     assert all(np.isfinite(s.metrics["loss"]) for s in rec.steps)
@@ -115,7 +118,9 @@ def test_each_strategy_trains_and_reports(tiny_data: Path, tiny_space: Path, tmp
         assert all(s.level in (0, 1) and len(s.arch_ids) == 3 for s in rec.steps)
 
 
-def test_final_supernet_loads_weights_only_and_resumed_run_is_a_no_op(tiny_data: Path, tiny_space: Path, tmp_path: Path) -> None:
+def test_final_supernet_loads_weights_only_and_resumed_run_is_a_no_op(
+    tiny_data: Path, tiny_space: Path, tmp_path: Path
+) -> None:
     torch.set_num_threads(1)
     cfg = tiny_config(tiny_space, "complexity", ema_decay=0.9, distillation="alpha", drop_path=0.1)
     result = train_supernet(cfg, tiny_data, tmp_path)
@@ -167,7 +172,9 @@ def test_bad_configs_are_rejected(section: str, values: dict, match: str) -> Non
         ({"device": "cuda"} if not torch.cuda.is_available() else {"batch_size": 1000}, "CUDA|fill"),
     ],
 )
-def test_configs_that_cannot_run_fail_before_training(tiny_data: Path, tiny_space: Path, tmp_path: Path, training: dict, match: str) -> None:
+def test_configs_that_cannot_run_fail_before_training(
+    tiny_data: Path, tiny_space: Path, tmp_path: Path, training: dict, match: str
+) -> None:
     with pytest.raises((ValueError, RuntimeError), match=match):
         train_supernet(tiny_config(tiny_space, **training), tiny_data, tmp_path)
     assert not (tmp_path / CHECKPOINT_NAME).exists()
@@ -187,6 +194,9 @@ def test_external_teacher_from_a_supernet_or_subnet_file(tiny_data: Path, tiny_s
 def test_accuracy_plot_is_a_png(tmp_path: Path) -> None:
     from elasticvit.training.records import ProbeResult
 
-    probes = [ProbeResult(name=f"p{i}", arch_id=str(i), level=0, macs=10**6 * (i + 1), accuracy=0.1 * i, loss=1.0) for i in range(4)]
+    probes = [
+        ProbeResult(name=f"p{i}", arch_id=str(i), level=0, macs=10**6 * (i + 1), accuracy=0.1 * i, loss=1.0)
+        for i in range(4)
+    ]
     png = plot_accuracy_vs_macs({"epoch 1": probes, "epoch 2": probes[:2]}, tmp_path / "plot.png", title="t")
     assert png.startswith(b"\x89PNG") and (tmp_path / "plot.png").read_bytes() == png

@@ -48,7 +48,8 @@ def select_probes(
     for level in range(len(pools.bands)):
         for i in range(per_level):
             arch = pools.sample(level, rng)
-            probes.append(Probe(name=f"level{level}-{i}", arch=arch, level=level, macs=arch_macs(space, arch, num_classes)))
+            macs = arch_macs(space, arch, num_classes)
+            probes.append(Probe(name=f"level{level}-{i}", arch=arch, level=level, macs=macs))
     return probes
 
 
@@ -101,7 +102,9 @@ def validate_probes(
         for probe in probes:
             acc, loss = evaluate_subnet(model, probe.arch, val_batches, calib_batches, autocast)
             results.append(
-                ProbeResult(name=probe.name, arch_id=probe.arch.id, level=probe.level, macs=probe.macs, accuracy=acc, loss=loss)
+                ProbeResult(
+                    name=probe.name, arch_id=probe.arch.id, level=probe.level, macs=probe.macs, accuracy=acc, loss=loss
+                )
             )
     model.train(was_training)
     return results
