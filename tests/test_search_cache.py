@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -64,21 +65,27 @@ def test_stored_arch_round_trips_and_first_write_wins(tmp_path: Path) -> None:
     assert stored.accuracy == 0.5 and ToyArch.model_validate(stored.arch) == a
 
 
-def _writer(path: str, start: int) -> None:
-    cache = EvaluationCache(path)
-    for i in range(start, start + 40):
-        cache.put(CONTEXT, Evaluation(arch_id=f"a{i}", accuracy=i / 100, samples=1, seconds=0.0, arch={"i": i}))
+_WRITER = """
+import sys
+from elasticvit.search.cache import CacheContext, Evaluation, EvaluationCache
+path, start = sys.argv[1], int(sys.argv[2])
+cache = EvaluationCache(path)
+context = CacheContext(supernet="s1", data="d1")
+for i in range(start, start + 40):
+    cache.put(context, Evaluation(arch_id=f"a{i}", accuracy=i / 100, samples=1, seconds=0.0, arch={"i": i}))
+"""
 
 
 def test_concurrent_processes_append_safely(tmp_path: Path) -> None:
     path = str(tmp_path / "c.sqlite")
     EvaluationCache(path)
-    procs = [mp.get_context("fork").Process(target=_writer, args=(path, k * 40)) for k in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-    assert [p.exitcode for p in procs] == [0, 0]
+    # Separate interpreters (not forks of this threaded test process) open their own connections.
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, path, str(k * 40)], stderr=subprocess.PIPE, text=True)
+        for k in range(2)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
     assert len(EvaluationCache(path).all(CONTEXT)) == 80
 
 

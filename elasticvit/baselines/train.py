@@ -102,7 +102,8 @@ def train_baseline(
 ) -> TrainStats:
     """Train ``model`` in place on ``images``/``labels``; validate after every epoch if batches are given.
 
-    ``model`` must already be on the training device (``resolve_device(cfg.device)``).
+    ``model`` must already be on the training device (``resolve_device(cfg.device)``). ``name`` and
+    ``macs`` label the per-epoch record the callbacks receive (the baseline is its only probe).
     """
     return _Trainer(model, images, labels, cfg, budget, val_batches, callbacks, name, macs).run()
 

@@ -182,7 +182,10 @@ class SearchConfig(Section):
     )
     measure_chosen: bool = Field(default=True, description="time each chosen subnet on the device backend")
     onnx_opset: int = Field(default=17, ge=11)
-    parity_atol: float = Field(default=1e-4, gt=0.0, description="max |ONNX - PyTorch| logit accepted")
+    parity_atol: float = Field(default=1e-4, gt=0.0, description="absolute part of the ONNX parity tolerance")
+    parity_rtol: float = Field(
+        default=1e-3, ge=0.0, description="part of the ONNX parity tolerance proportional to the largest logit"
+    )
     export_dir: Path = Path("artifacts/export")
     seed: int = 0
     output_dir: Path = Path("artifacts/search")

@@ -53,6 +53,8 @@ class ExportedModel(BaseModel):
     """The same val subset through the extracted model: equal to ``val_accuracy`` up to rounding."""
     test_accuracy: float
     onnx_max_abs_diff: float
+    onnx_tolerance: float
+    """The parity tolerance the ONNX file was accepted under."""
     macs: int | None
     params: int | None
     onnx: Path
@@ -131,7 +133,7 @@ def _export_one(
     val = top1(model, data.val_batches, arch.resolution)
     test = top1(model, test_batches, arch.resolution)
     onnx = export_onnx(model, (3, arch.resolution, arch.resolution), folder / "model.onnx",
-                       cfg.search.onnx_opset, cfg.search.parity_atol)
+                       cfg.search.onnx_opset, cfg.search.parity_atol, cfg.search.parity_rtol)
     checkpoint = export_checkpoint(folder / "model.pt", model, {
         "device": device, "budget_ms": choice.budget_ms, "val_accuracy": choice.val_accuracy,
         "test_accuracy": test, "supernet_sha256": supernet_sha, "data_version": data.data_version,
@@ -149,7 +151,8 @@ def _export_one(
     return ExportedModel(
         name=name, device=device, budget_ms=choice.budget_ms, arch_id=arch.id, predicted_ms=choice.predicted_ms,
         measured_ms=choice.measured_ms, val_accuracy=choice.val_accuracy, standalone_val_accuracy=val,
-        test_accuracy=test, onnx_max_abs_diff=onnx.max_abs_diff, macs=choice.macs, params=choice.params,
+        test_accuracy=test, onnx_max_abs_diff=onnx.max_abs_diff, onnx_tolerance=onnx.tolerance,
+        macs=choice.macs, params=choice.params,
         onnx=onnx.path, checkpoint=checkpoint, card=card,
     )
 

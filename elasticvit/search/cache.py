@@ -142,7 +142,10 @@ class EvaluationCache:
                 # WAL: readers proceed while another process writes. synchronous=NORMAL: a commit
                 # does not wait for the disk; a crash of the process never corrupts or loses a
                 # committed entry, only a power loss can drop the last few (they are re-measured).
-                self._db.execute("PRAGMA journal_mode=WAL")
+                # The journal mode is stored in the file: switching it takes an exclusive lock, so
+                # only switch when needed instead of racing another process's open transaction.
+                if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
             with self._db:
                 yield self._db
