@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +113,12 @@ def test_each_strategy_trains_and_reports(tiny_data: Path, tiny_space: Path, tmp
     assert len(rec.epochs) == 2 and rec.epochs[-1].per_level == result.final_metrics
     assert "loss_anchor" in rec.epochs[-1].train
     assert [step for _, step in rec.checkpoints] == [3, 6]
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert history[-1]["largest"] == result.final_metrics["largest"]
+    assert history[0]["loss"] == pytest.approx(np.mean([s.metrics["loss"] for s in rec.steps[:3]]))
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics == {"steps": 6, "epochs": 2, **result.final_metrics}
     assert (result.scoring_forwards > 0) == (strategy == "performance")
     if strategy == "uniform":
         assert all(s.level is None and len(s.arch_ids) == 3 for s in rec.steps)
@@ -133,7 +141,9 @@ def test_final_supernet_loads_weights_only_and_resumed_run_is_a_no_op(
     model.set_active(arch)
     with torch.no_grad():
         assert model(torch.zeros(2, 3, arch.resolution, arch.resolution)).shape == (2, 4)
+    history = (tmp_path / "history.json").read_text()
     again = train_supernet(cfg, tiny_data, tmp_path)
+    assert (tmp_path / "history.json").read_text() == history
     assert again.resumed_from_step == 6 and again.steps == 6 and again.final_metrics == result.final_metrics
 
 

@@ -22,6 +22,10 @@ from elasticvit.utils.hashing import stable_hash
 
 CHECKPOINT_NAME = "checkpoint.pt"
 SUPERNET_NAME = "supernet.pt"
+HISTORY_NAME = "history.json"
+"""Per-epoch probe accuracies and train loss of a run (DVC's training-curve plot)."""
+METRICS_NAME = "metrics.json"
+"""The finished run's final probe accuracies (DVC metrics)."""
 FORMAT_VERSION = 1
 
 log = logging.getLogger(__name__)

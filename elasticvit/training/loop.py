@@ -37,6 +37,8 @@ from elasticvit.training.bn_calibration import batch_statistics
 from elasticvit.training.callbacks import TrainCallback
 from elasticvit.training.checkpoint import (
     CHECKPOINT_NAME,
+    HISTORY_NAME,
+    METRICS_NAME,
     SUPERNET_NAME,
     SupernetMeta,
     capture_rng,
@@ -50,6 +52,7 @@ from elasticvit.training.evaluation import per_level_accuracy, select_probes, va
 from elasticvit.training.losses import build_losses, ensemble_target
 from elasticvit.training.records import EpochMetrics, ProbeResult, ReplicaFingerprint, StepMetrics, TrainResult
 from elasticvit.training.telemetry import GradientTelemetry
+from elasticvit.utils.atomic import write_json
 from elasticvit.training.teacher import load_teacher
 
 _EVAL_BATCH = 256
@@ -105,6 +108,7 @@ class _Trainer:
         self.telemetry = GradientTelemetry(self.params)
         self.epoch, self.batch_in_epoch, self.step = 0, 0, 0
         self.history: list[dict[str, float]] = []
+        self.train_history: list[dict[str, float]] = []  # epoch means of the step metrics
         self.final_probes: list[ProbeResult] = []
         self.progress: dict[str, Any] = {
             "grad_cos_sum": 0.0, "grad_cos_count": 0, "scoring_forwards": 0, "archs_digest": "",
@@ -282,12 +286,24 @@ class _Trainer:
         self.final_probes = results
         self.epoch, self.batch_in_epoch = self.epoch + 1, 0
         train = {k: total / count for k, (total, count) in self.progress["epoch_sums"].items()}
+        self.train_history.append(train)
         self.progress["epoch_sums"] = {}
+        if self.ctx.is_main:
+            self._write_history()
         record = EpochMetrics(epoch=self.epoch, step=self.step, probes=results, per_level=per_level, train=train)
         path = self._checkpoint()
         for cb in self.callbacks:
             cb.on_epoch(record)
             cb.on_checkpoint(path, self.step)
+
+    def _write_history(self) -> None:
+        """One row per finished epoch (probe accuracies, train loss and lr), rewritten whole so a
+        resumed run never duplicates a row; DVC plots it, the Prefect task logs it."""
+        rows = [
+            {"epoch": i + 1, **acc, **{k: v for k, v in train.items() if k in ("loss", "lr")}}
+            for i, (acc, train) in enumerate(zip(self.history, self.train_history, strict=True))
+        ]
+        write_json(self.out_dir / HISTORY_NAME, rows)
 
     def _validate(self) -> list[ProbeResult]:
         """Rank 0 validates (the others would compute the same); the result is shared."""
@@ -327,6 +343,7 @@ class _Trainer:
             "telemetry": self.telemetry.state_dict(),
             "rng": capture_rng(),
             "history": self.history,
+            "train_history": self.train_history,
             "final_probes": [r.model_dump(mode="json") for r in self.final_probes],
             "progress": dict(self.progress),
         }
@@ -346,6 +363,7 @@ class _Trainer:
         restore_rng(state["rng"])
         self.epoch, self.batch_in_epoch, self.step = state["epoch"], state["batch_in_epoch"], state["step"]
         self.history = state["history"]
+        self.train_history = state["train_history"]
         self.final_probes = [ProbeResult.model_validate(r) for r in state["final_probes"]]
         self.progress = state["progress"]
         return self.step
@@ -360,6 +378,7 @@ class _Trainer:
                 weights="ema" if self.ema is not None else "model", steps=self.step, metrics=final,
             )
             save_supernet(path, model.state_dict(), meta)
+            write_json(self.out_dir / METRICS_NAME, {"steps": self.step, "epochs": self.epoch, **final})
         replicas = dist.gather_objects(self._fingerprint(), self.ctx)
         if len({(r.weights_sha256, r.archs_sha256) for r in replicas}) > 1:
             raise RuntimeError(f"replicas diverged: {replicas}")
