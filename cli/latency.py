@@ -23,7 +23,10 @@ OverrideOpt = Annotated[
 SpaceOpt = Annotated[
     str | None, typer.Option("--space", help="search space name or YAML path (default: the config's)")
 ]
-ClassesOpt = Annotated[int, typer.Option("--num-classes", min=1, help="classes of the head block")]
+ClassesOpt = Annotated[
+    int | None,
+    typer.Option("--num-classes", min=1, help="classes of the head block (default: from the prepared data)"),
+]
 ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="show progress bars")]
 
 
@@ -33,14 +36,20 @@ def collect(
     config: ConfigOpt = "quickstart",
     overrides: OverrideOpt = None,
     space: SpaceOpt = None,
-    num_classes: ClassesOpt = 10,
+    num_classes: ClassesOpt = None,
     output: Annotated[
         Path | None, typer.Option(help="table path (default: <latency.output_dir>/<device>/table.json)")
     ] = None,
     progress: ProgressOpt = True,
+    announce: Annotated[
+        bool,
+        typer.Option(help="emit the new-table event to the Prefect API (PREFECT_API_URL), which triggers "
+                     "the device's search deployment"),
+    ] = False,
 ) -> None:
     """Measure every block of the space on DEVICE and write its latency table (resumable)."""
     with _user_errors():
+        from elasticvit.data import read_manifest
         from elasticvit.latency import collect_table, load_device, table_path
         from elasticvit.space import load_space
 
@@ -48,12 +57,24 @@ def collect(
         spec = load_device(device)
         path = output or table_path(cfg.latency.output_dir, spec.name)
         search_space = load_space(space or cfg.space.name)
+        if num_classes is None:
+            if not (Path(cfg.data.output_dir) / "manifest.json").exists():
+                raise ConfigError(
+                    f"--num-classes not given and no prepared data in {cfg.data.output_dir} to read it from"
+                )
+            num_classes = read_manifest(cfg.data.output_dir).num_classes
         table = collect_table(search_space, spec, num_classes, cfg.latency, path, progress)
     c = table.correction
     typer.echo(
         f"{spec.name}: {len(table.entries)} blocks; correction {c.scale:.3f} x block sum "
         f"+ {c.offset_ms:.4f} ms from {c.points} archs -> {path}"
     )
+    if announce:
+        from elasticvit.utils.hashing import sha256_file
+        from tasks.latency import announce_table
+
+        announce_table(cfg, spec.name, path, sha256_file(path))
+        typer.echo(f"announced {spec.name}'s table to the Prefect API")
 
 
 @app.command()

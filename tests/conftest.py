@@ -15,6 +15,14 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # The session's server stops before the interpreter exits; shipping logs to it would then fail noisily.
 os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 
+# Prefect binds its console log handler to sys.stderr when it first configures logging. Do that now,
+# on pytest's session-long stream: first done inside a test that swaps sys.stderr (typer's
+# CliRunner, capsys), the handler would keep a stream closed after that test and every later log
+# line would fail.
+from prefect.logging.configuration import ensure_logging_setup  # noqa: E402
+
+ensure_logging_setup()
+
 from infra.stack import free_port, mlflow_service, prefect_service, s3_service, start, stop  # noqa: E402
 
 SHARED_CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"

@@ -87,3 +87,8 @@ def test_settings_from_environment_keep_secrets(monkeypatch: pytest.MonkeyPatch)
     assert settings.tracking_uri == "http://127.0.0.1:5999"
     assert "s3cr3t" not in repr(settings) and "s3cr3t" not in str(settings.model_dump())
     assert settings.aws_secret_access_key.get_secret_value() == "s3cr3t"
+
+
+def test_checked_in_params_yaml_is_the_quickstart_config() -> None:
+    # dvc.yaml reads params.yaml; regenerate it with `elasticvit params -c quickstart` after a change
+    assert load_config(CONFIG_DIR.parent / "params.yaml") == load_config("quickstart")

@@ -27,3 +27,11 @@ def test_unknown_space_is_reported() -> None:
     result = CliRunner().invoke(app, ["collect", "--device", "torch-cpu-1t", "--space", "no-such-space"])
     assert result.exit_code == 2
     assert "no-such-space" in result.output
+
+
+def test_head_size_needs_prepared_data_or_the_option(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["collect", "--device", "torch-cpu-1t", "--set", f"data.output_dir={tmp_path}", "--no-progress"]
+    )
+    assert result.exit_code == 2
+    assert "--num-classes" in result.output and str(tmp_path) in result.output

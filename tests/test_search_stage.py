@@ -7,6 +7,8 @@ exports are real ONNX files and checkpoints.
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +108,8 @@ def test_export_is_faithful_to_the_search(stage_root: Path) -> None:
         run_search(cfg, DEVICES[0])
     report = run_export(cfg, DEVICES[0], supernet_run_id="run-123")
     assert ExportReport.load(stage_root / "export" / DEVICES[0] / "exports.json") == report
+    metrics = json.loads((stage_root / "export" / "metrics" / f"{DEVICES[0]}.json").read_text())
+    assert {name: m["test_accuracy"] for name, m in metrics.items()} == {m.name: m.test_accuracy for m in report.models}
     search = DeviceSearchResult.load(stage_root / "search" / DEVICES[0] / "result.json")
     assert [m.arch_id for m in report.models] == [b.arch_id for b in search.budgets]
     test_images, test_labels = load_split(stage_root / "data", "test")

@@ -2,7 +2,9 @@
 
 Per budget, under ``<search.export_dir>/<device>/<device>-<budget>ms/``: ``model.onnx`` (parity
 checked), ``model.pt`` (weights-only, carries its arch), ``MODEL_CARD.md`` and ``MODEL_CARD.json``;
-and ``<search.export_dir>/<device>/exports.json`` listing them all.
+and ``<search.export_dir>/<device>/exports.json`` listing them all. The figures people compare
+(accuracy and latency per budget) also go to ``<search.export_dir>/metrics/<device>.json``, outside
+the model folder, for ``dvc metrics``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from elasticvit.search.scoring import ScoringData, scoring_data, top1, torch_thr
 from elasticvit.search.stage import device_dir
 from elasticvit.space import Arch, SearchSpace
 from elasticvit.training.checkpoint import SUPERNET_NAME, load_supernet
-from elasticvit.utils.atomic import write_text
+from elasticvit.utils.atomic import write_json, write_text
 from elasticvit.utils.hashing import sha256_file
 
 PREPROCESSING = (
@@ -110,7 +112,20 @@ def run_export(
         ]
     report = ExportReport(device=device, supernet_sha256=supernet_sha, data_version=data.data_version, models=models)
     report.save(out / "exports.json")
+    write_json(metrics_path(cfg, device), export_metrics(report))
     return report
+
+
+def metrics_path(cfg: ExperimentConfig, device: str) -> Path:
+    return Path(cfg.search.export_dir) / "metrics" / f"{device}.json"
+
+
+def export_metrics(report: ExportReport) -> dict[str, dict[str, float]]:
+    """Per exported model: budget, latency and accuracy (numbers only, None left out)."""
+    fields = ("budget_ms", "predicted_ms", "measured_ms", "val_accuracy", "test_accuracy", "macs")
+    return {
+        m.name: {f: float(v) for f in fields if (v := getattr(m, f)) is not None} for m in report.models
+    }
 
 
 def _export_one(
