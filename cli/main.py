@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from elasticvit.config import ConfigError, load_config, to_params_yaml
+
+# Before Prefect is imported: the platform works offline (no telemetry from a temporary Prefect
+# server), and single-stage commands call tasks outside a flow, whose logs stay local.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 
 app = typer.Typer(help="Train one ElasticViT supernet, then give every device its own fast subnet.", no_args_is_help=True)
 

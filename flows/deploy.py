@@ -53,7 +53,7 @@ def deployment_specs(config: str, research_cron: str = "0 3 * * *") -> list[Depl
         DeploymentSpec(name="pipeline", entrypoint="flows/pipeline.py:pipeline", pool=TRAINING_POOL, parameters={"config": config}),
         DeploymentSpec(
             name="search-on-new-table",
-            entrypoint="flows/search.py:search_device",
+            entrypoint="flows/search.py:search_device_flow",
             pool=DEFAULT_POOL,
             parameters={"config": config},
             on_new_table=True,

@@ -10,12 +10,12 @@ from prefect import task
 from prefect.context import TaskRunContext
 
 from elasticvit.config import ExperimentConfig
-from elasticvit.training import train_supernet
+from elasticvit.training import load_supernet, train_supernet
 from elasticvit.training.plots import plot_accuracy_vs_macs
 from elasticvit.training.records import EpochMetrics, StepMetrics
 from elasticvit.utils.hashing import sha256_file
 from tasks.caching import input_key
-from tasks.tracking import log_flat_params, stage_run
+from tasks.tracking import configure_mlflow, log_flat_params, stage_run
 
 
 class MlflowCallback:
@@ -49,6 +49,10 @@ def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     return input_key("train", {**inputs, "out": str(train_marker(cfg))})
 
 
+SUPERNET_TAG = "supernet_sha256"
+"""Tag on the train run naming the checkpoint it wrote, so later flows find the run from the file."""
+
+
 def train_marker(cfg: ExperimentConfig) -> Path:
     return Path(cfg.training.output_dir).resolve() / "supernet.pt"
 
@@ -73,10 +77,39 @@ def train(cfg: ExperimentConfig, data: dict[str, str], parent_run_id: str | None
         mlflow.log_artifact(str(plot))
         mlflow.log_artifact(str(result.checkpoint), artifact_path="supernet")
         mlflow.log_dict(result.model_dump(mode="json"), "train_result.json")
+        digest = sha256_file(result.checkpoint)
+        mlflow.set_tag(SUPERNET_TAG, digest)
     return {
         "checkpoint": str(result.checkpoint),
-        "supernet_sha256": sha256_file(result.checkpoint),
+        "supernet_sha256": digest,
         "mlflow_run_id": run.info.run_id,
         "wall_time_s": result.wall_time_s,
         "final_metrics": result.final_metrics,
+    }
+
+
+@task(name="supernet-record")
+def supernet_record(cfg: ExperimentConfig) -> dict[str, Any]:
+    """Describe the supernet already on disk, like ``train`` would, without ever training.
+
+    Flows that only use the supernet (search on a new table, re-search) call this: calling ``train``
+    there would retrain whenever its cache is gone (another Prefect server, a DVC-trained file).
+    The MLflow run is the train run tagged with the checkpoint's hash (None if it was not recorded).
+    """
+    path = train_marker(cfg)
+    if not path.exists():
+        raise FileNotFoundError(f"no trained supernet at {path}; run `elasticvit train` first")
+    digest = sha256_file(path)
+    configure_mlflow(cfg)
+    runs = mlflow.search_runs(
+        filter_string=f"tags.{SUPERNET_TAG} = '{digest}'", order_by=["start_time DESC"], max_results=1,
+        output_format="list",
+    )
+    run = runs[0] if runs else None
+    return {
+        "checkpoint": str(path),
+        "supernet_sha256": digest,
+        "mlflow_run_id": run.info.run_id if run else None,
+        "wall_time_s": run.data.metrics.get("wall_time_s") if run else None,
+        "final_metrics": load_supernet(path)[1].metrics,
     }

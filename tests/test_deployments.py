@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from elasticvit.search.device import DeviceSearchResult
+from tests.test_search_stage import DEVICES, _config, _overrides
+from tests.test_search_stage import stage_root  # noqa: F401  (fixture: prepared data, supernet, tables)
+
 pytestmark = [pytest.mark.servers, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -92,3 +97,31 @@ def test_specs_cover_every_device_pool_and_the_schedule() -> None:
     assert specs["research"].cron == "*/30 * * * *"
     assert specs["search-on-new-table"].on_new_table
     assert specs["pipeline"].pool == "training"
+
+    for spec in specs.values():  # every entrypoint names a flow the worker can load
+        from prefect import Flow
+        from prefect.flows import load_flow_from_entrypoint
+
+        assert isinstance(load_flow_from_entrypoint(str(REPO / spec.entrypoint)), Flow), spec.entrypoint
+
+
+def test_a_new_table_event_runs_that_devices_search(stage_root: Path, prefect_api: str, worker) -> None:
+    from flows.deploy import DEFAULT_POOL, deploy, deployment_specs
+    from tasks.latency import announce_table
+    from elasticvit.latency import table_path
+    from elasticvit.utils.hashing import sha256_file
+
+    device = DEVICES[0]
+    (spec,) = [s for s in deployment_specs("quickstart") if s.on_new_table]
+    spec = spec.model_copy(update={"parameters": {**spec.parameters, "overrides": _overrides(stage_root)}})
+    ids = deploy([spec])
+    worker(DEFAULT_POOL)
+    time.sleep(5)  # the server's trigger service loads the new automation
+    table = table_path(_config(stage_root).latency.output_dir, device)
+    announce_table(_config(stage_root), device, table, sha256_file(table))
+    final = _wait_final(ids[spec.name], timeout=400)
+    assert final.state.is_completed(), final.state
+    assert final.parameters["device"] == device
+    result = stage_root / "search" / device / "result.json"
+    assert result.exists() and (stage_root / "export" / device / "exports.json").exists()
+    assert DeviceSearchResult.load(result).provenance["table_sha256"] == sha256_file(table)

@@ -167,10 +167,11 @@ def test_tasks_nest_runs_and_register_every_export(stage_root: Path, sqlite_trac
     versions = client.search_model_versions(f"name = '{name}'")
     assert sorted(v.version for v in versions) == sorted(exported["versions"])
     report = ExportReport.load(exported["exports"])
-    by_arch = {m.arch_id: m for m in report.models}
+    # two budgets may choose the same arch: a version is identified by its budget
+    by_budget = {f"{m.budget_ms:.4f}": m for m in report.models}
     for v in versions:
-        model = by_arch[v.tags["arch_id"]]
-        assert v.tags["budget_ms"] == f"{model.budget_ms:.4f}" and v.tags["device"] == device
+        model = by_budget[v.tags["budget_ms"]]
+        assert v.tags["arch_id"] == model.arch_id and v.tags["device"] == device
         assert float(v.tags["latency_predicted_ms"]) == pytest.approx(model.predicted_ms, abs=1e-4)
         assert float(v.tags["test_accuracy"]) == pytest.approx(model.test_accuracy, abs=1e-4)
         assert v.tags["supernet_run_id"] == "train-run" and v.tags["data_version"] == "dv-test"
