@@ -37,7 +37,7 @@ def stats(
     macs = np.array([arch_macs(sp, sp.sample(rng), num_classes) for _ in range(samples)]) / 1e6
     counts, edges = np.histogram(macs, bins=bins)
     typer.echo(f"MACs of {samples} random archs (M; median {np.median(macs):.1f}):")
-    for count, lo, hi in zip(counts, edges, edges[1:], strict=True):
+    for count, lo, hi in zip(counts, edges[:-1], edges[1:], strict=True):
         bar = "#" * round(BAR_WIDTH * count / counts.max())
         typer.echo(f"  {lo:9.2f} - {hi:9.2f} | {bar:<{BAR_WIDTH}} {count}")
 
