@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from elasticvit.utils.atomic import atomic_path
+from elasticvit.utils.onnx import onnx_export
 
 PARITY_BATCH = 4
 """Inputs compared between PyTorch and ONNX Runtime; more than one, so the dynamic batch axis is exercised."""
@@ -52,20 +52,7 @@ def export_onnx(
     module = _cpu_eval_copy(model)
     example = torch.zeros((1, *input_shape))
     with atomic_path(path) as tmp:
-        # The TorchScript exporter: the dynamo one needs onnxscript, which is not a dependency.
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            warnings.filterwarnings("ignore", category=FutureWarning)
-            torch.onnx.export(
-                module,
-                (example,),
-                str(tmp),
-                input_names=["input"],
-                output_names=["logits"],
-                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-                opset_version=opset,
-                dynamo=False,
-            )
+        onnx_export(module, example, tmp, opset, output_name="logits", dynamic_batch=True)
         diff, scale = parity(module, tmp, input_shape, seed)
         tolerance = atol + rtol * scale
         if not diff <= tolerance:  # also catches NaN

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -11,6 +10,7 @@ import torch
 from torch import nn
 
 from elasticvit.latency.backends.base import Backend, BackendError, Runner, register_backend
+from elasticvit.utils.onnx import onnx_export
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -61,21 +61,6 @@ class OnnxRuntimeBackend(Backend):
 
 def export_onnx(module: nn.Module, input_shape: tuple[int, ...]) -> bytes:
     """The module as an ONNX model (float32, fixed shapes, eval mode), in memory."""
-    model = module.eval().float().cpu()
-    example = torch.zeros(input_shape)
     buffer = io.BytesIO()
-    # The TorchScript exporter is the one that works without onnxscript (not installed); torch
-    # warns on every call that it is deprecated, which would flood a collection of hundreds.
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        torch.onnx.export(
-            model,
-            (example,),
-            buffer,
-            input_names=["input"],
-            output_names=["output"],
-            opset_version=OPSET,
-            dynamo=False,
-        )
+    onnx_export(module.eval().float().cpu(), torch.zeros(input_shape), buffer, OPSET)
     return buffer.getvalue()
