@@ -125,3 +125,29 @@ def test_a_new_table_event_runs_that_devices_search(stage_root: Path, prefect_ap
     result = stage_root / "search" / device / "result.json"
     assert result.exists() and (stage_root / "export" / device / "exports.json").exists()
     assert DeviceSearchResult.load(result).provenance["table_sha256"] == sha256_file(table)
+
+
+def test_onboarding_measures_on_the_device_pool_then_searches(stage_root: Path, prefect_api: str, worker) -> None:
+    from elasticvit.latency import LatencyTable, table_path
+    from flows.deploy import deploy, deployment_specs, latency_pool
+    from flows.onboard import onboard_device
+
+    device = DEVICES[1]
+    overrides = [*_overrides(stage_root), "latency.calibration_archs=3", "latency.validate_archs=3"]
+    table = table_path(_config(stage_root).latency.output_dir, device)
+    synthetic = LatencyTable.load(table)
+    (spec,) = [s for s in deployment_specs("quickstart") if s.name == f"latency-{device}"]
+    deploy([spec])
+    worker(latency_pool(device))  # the worker a device host would run
+    result = onboard_device(device, "quickstart", overrides)
+    measured = LatencyTable.load(table)
+    assert measured.created != synthetic.created and measured.device.name == device and measured.collect_s > 0
+    assert result["device"] == device and Path(result["export"]["exports"]).exists()
+    search = DeviceSearchResult.load(stage_root / "search" / device / "result.json")
+    assert search.provenance["table_sha256"] == sha256(table)
+
+
+def sha256(path: Path) -> str:
+    from elasticvit.utils.hashing import sha256_file
+
+    return sha256_file(path)
