@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -104,9 +105,11 @@ def quickstart(
     from flows.pipeline import pipeline
     from flows.summary import render_summary
 
+    started = time.perf_counter()
     with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):
         result = pipeline(config, overrides or [])
     render_summary(result)
+    typer.echo(f"pipeline finished in {(time.perf_counter() - started) / 60:.1f} min")
     typer.echo(f"Prefect UI: {env['PREFECT_API_URL'].removesuffix('/api')}")
     typer.echo(f"MLflow UI:  {env['ELASTICVIT_TRACKING_URI']}")
     typer.echo(f"stop the servers with: python -m infra.stack down --state-dir {state_dir}")
