@@ -26,6 +26,7 @@ from elasticvit.baselines.run import RESULT_NAME
 from elasticvit.config import ExperimentConfig
 from elasticvit.latency import load_device
 from elasticvit.search import DeviceSearchResult
+from elasticvit.training import ProgressCallback
 from elasticvit.utils.hashing import sha256_file
 from tasks.caching import input_key
 from tasks.tracking import log_flat_params, stage_run
@@ -78,9 +79,14 @@ def train_baseline_task(
         log_flat_params("training", cfg.training)
         log_flat_params("baselines", cfg.baselines)
         mlflow.log_params({"model": model, "budget": budget.describe()})
-        result = run_baseline(
-            cfg, model, data_dir, budget, checkpoint=cfg.baselines.checkpoints.get(model), callbacks=[MlflowCallback(log_every=LOG_EVERY_STEPS)]
-        )
+        progress = ProgressCallback()
+        try:
+            result = run_baseline(
+                cfg, model, data_dir, budget, checkpoint=cfg.baselines.checkpoints.get(model),
+                callbacks=[MlflowCallback(log_every=LOG_EVERY_STEPS), progress],
+            )
+        finally:
+            progress.close()
         log_result(result)
     return {
         "model": model,

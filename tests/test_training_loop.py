@@ -100,7 +100,7 @@ class Recorder:
 def test_each_strategy_trains_and_reports(tiny_data: Path, tiny_space: Path, tmp_path: Path, strategy: str) -> None:
     torch.set_num_threads(1)
     rec = Recorder()
-    progress = ProgressCallback(total_steps=6)
+    progress = ProgressCallback()
     result = train_supernet(tiny_config(tiny_space, strategy), tiny_data, tmp_path, [rec, progress])
     progress.close()
     assert result.steps == 6 == len(rec.steps) and result.epochs == 2

@@ -161,6 +161,7 @@ class _Trainer:
         if full == 0:
             raise ValueError(f"{len(labels)} training images do not fill one batch of {cfg.batch_size}")
         self.steps_per_epoch = min(full, cfg.max_steps_per_epoch or full)
+        self.total_steps = budget.epochs * self.steps_per_epoch if budget.epochs else None
         self.optimizer = create_optimizer_v2(model, opt=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.scheduler = self._scheduler()
         self.mixup = (
@@ -199,7 +200,8 @@ class _Trainer:
                     for key, value in metrics.items():
                         sums[key] = sums.get(key, 0.0) + value
                     for cb in self.callbacks:
-                        cb.on_step(StepMetrics(step=step, epoch=epoch, level=None, arch_ids=[self.name], metrics=metrics))
+                        cb.on_step(StepMetrics(step=step, total_steps=self.total_steps, epoch=epoch, level=None,
+                                               arch_ids=[self.name], metrics=metrics))
                     if self.budget.seconds is not None and elapsed >= self.budget.seconds:
                         break
                 # the clock stops for validation: it is not training, and a baseline is not charged for it

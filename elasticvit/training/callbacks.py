@@ -6,7 +6,7 @@ Callbacks run on rank 0 only.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from elasticvit.training.records import EpochMetrics, StepMetrics
 
@@ -32,24 +32,30 @@ class NoOpCallback:
 
 
 class ProgressCallback:
-    """A tqdm bar over all steps, with the latest loss and gradient cosine, and a line per epoch."""
+    """A tqdm bar over all steps, with the latest loss and gradient cosine, and a line per epoch.
 
-    def __init__(self, total_steps: int, initial_step: int = 0) -> None:
-        from tqdm.auto import tqdm
+    The bar opens at the first step, sized from the record (a resumed run starts part-way)."""
 
-        self._bar = tqdm(total=total_steps, initial=initial_step, unit="step", dynamic_ncols=True)
+    def __init__(self) -> None:
+        self._bar: Any = None
 
     def on_step(self, record: StepMetrics) -> None:
+        if self._bar is None:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=record.total_steps, initial=record.step - 1, unit="step", dynamic_ncols=True)
         shown = {k: record.metrics[k] for k in ("loss", "grad_cos_prev_step") if k in record.metrics}
         self._bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)
         self._bar.update(record.step - self._bar.n)
 
     def on_epoch(self, record: EpochMetrics) -> None:
         levels = " ".join(f"{k}={v:.3f}" for k, v in record.per_level.items())
-        self._bar.write(f"epoch {record.epoch}: {levels}")
+        if self._bar is not None:
+            self._bar.write(f"epoch {record.epoch}: {levels}")
 
     def on_checkpoint(self, path: Path, step: int) -> None:
         pass
 
     def close(self) -> None:
-        self._bar.close()
+        if self._bar is not None:
+            self._bar.close()

@@ -219,7 +219,7 @@ class _Trainer:
         metrics.update(losses, lr=self.optimizer.param_groups[0]["lr"], scoring_forwards=float(plan.scoring_forwards))
         self._track(plan, metrics)
         return StepMetrics(
-            step=self.step, epoch=self.epoch, level=plan.level, arch_ids=[a.id for a in plan.archs], metrics=metrics
+            step=self.step, total_steps=self.total_steps, epoch=self.epoch, level=plan.level, arch_ids=[a.id for a in plan.archs], metrics=metrics
         )
 
     def _accumulate(self, plan: StepPlan, x: Tensor, targets: Tensor) -> dict[str, float]:

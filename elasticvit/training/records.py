@@ -15,6 +15,7 @@ class StepMetrics(Record):
     """One optimizer step. ``metrics`` holds losses, lr and gradient telemetry (floats only)."""
 
     step: int  # global step, counted from 1
+    total_steps: int | None  # of the whole run (None: it ends on a clock), for progress displays
     epoch: int
     level: int | None
     arch_ids: list[str]
