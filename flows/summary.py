@@ -9,7 +9,7 @@ from rich.table import Table
 
 from elasticvit.export.stage import ExportReport
 
-COLUMNS = ("device", "budget (ms)", "arch", "latency (ms)", "val acc", "test acc")
+COLUMNS = ("device", "budget (ms)", "latency (ms)", "MACs (M)", "val acc", "test acc", "arch")
 
 
 def chosen_rows(exports: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -22,6 +22,7 @@ def chosen_rows(exports: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "device": model.device,
                     "budget_ms": model.budget_ms,
                     "arch_id": model.arch_id,
+                    "macs": model.macs,
                     "latency_ms": model.measured_ms if model.measured_ms is not None else model.predicted_ms,
                     "val_acc": model.val_accuracy,
                     "test_acc": model.test_accuracy,
@@ -31,9 +32,10 @@ def chosen_rows(exports: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
+    macs = f"{row['macs'] / 1e6:.1f}" if row.get("macs") else "-"
     return [
-        row["device"], f"{row['budget_ms']:.3f}", row["arch_id"], f"{row['latency_ms']:.3f}",
-        f"{row['val_acc']:.3f}", f"{row['test_acc']:.3f}",
+        row["device"], f"{row['budget_ms']:.3f}", f"{row['latency_ms']:.3f}", macs,
+        f"{row['val_acc']:.3f}", f"{row['test_acc']:.3f}", row["arch_id"],
     ]
 
 
@@ -44,13 +46,16 @@ def summary_markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def render_summary(result: dict[str, Any], console: Console | None = None) -> None:
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # a log file: wide enough that only the arch id wraps
+            console = Console(width=160)
     console.print(f"MLflow pipeline run: {result['mlflow_run_id']}")
     data = result["data"]
     console.print(f"data: {data['data_dir']} (version {data['data_version']})")
     table = Table(title="Chosen subnet per device and latency budget")
     for col in COLUMNS:
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for row in result["chosen"]:
         table.add_row(*_cells(row))
     console.print(table)

@@ -1,0 +1,40 @@
+"""The summary a pipeline run ends with: one row per device and budget, read from the export reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from elasticvit.export.stage import ExportedModel, ExportReport
+from flows.summary import chosen_rows, render_summary, summary_markdown
+
+ARCH = "r32-s16:k5-e3-d2" + "-x" * 40  # long, as real ids are
+
+
+def _report(tmp_path: Path, measured: float | None) -> dict[str, str]:
+    model = ExportedModel(
+        name="dev-2ms", device="dev", budget_ms=2.0, arch_id=ARCH, predicted_ms=1.9, measured_ms=measured,
+        val_accuracy=0.5, standalone_val_accuracy=0.5, test_accuracy=0.45, onnx_max_abs_diff=1e-6,
+        onnx_tolerance=1e-3, macs=12_300_000, params=1_000_000, onnx=tmp_path / "m.onnx",
+        checkpoint=tmp_path / "m.pt", card=tmp_path / "card.md",
+    )
+    path = ExportReport(device="dev", supernet_sha256="s", data_version="d", models=[model]).save(tmp_path / "e.json")
+    return {"exports": str(path)}
+
+
+def test_rows_prefer_the_measured_latency(tmp_path: Path) -> None:
+    (measured,) = chosen_rows([_report(tmp_path, 2.1)])
+    (predicted,) = chosen_rows([_report(tmp_path, None)])
+    assert measured["latency_ms"] == 2.1 and predicted["latency_ms"] == 1.9
+
+
+def test_table_and_markdown_show_every_figure_and_the_whole_arch(tmp_path: Path) -> None:
+    rows = chosen_rows([_report(tmp_path, 2.1)])
+    markdown = summary_markdown(rows)
+    assert "| dev | 2.000 | 2.100 | 12.3 | 0.500 | 0.450 | " + ARCH + " |" in markdown
+    console = Console(record=True, width=100)
+    render_summary({"mlflow_run_id": "r1", "data": {"data_dir": "d", "data_version": "v"}, "chosen": rows}, console)
+    text = console.export_text()
+    assert "r1" in text and "12.3" in text and "0.450" in text
+    assert ARCH.replace("\n", "") in "".join(line.split("│")[-2].strip() for line in text.splitlines() if "│" in line)
