@@ -16,6 +16,7 @@ until the CPUs are mostly idle.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import time
@@ -33,6 +34,7 @@ from elasticvit.latency import (
     table_path,
     validate_predictor,
 )
+from elasticvit.latency.collect import partial_path_for
 from elasticvit.space import SearchSpace, load_space
 from elasticvit.utils.atomic import write_json
 
@@ -59,13 +61,18 @@ def main(argv: list[str] | None = None) -> None:
         wait_for_idle_cpus(args.max_wait)
         results[name] = bench_device(space, name, cfg, args.n, args.recollect)
         logging.info("%s: %s", name, results[name])
-    write_json(RESULTS, {"devices": results})
+    # a run on some devices keeps the figures of the others
+    earlier = json.loads(RESULTS.read_text())["devices"] if RESULTS.exists() else {}
+    write_json(RESULTS, {"devices": {**earlier, **results}})
     logging.info("wrote %s", RESULTS)
 
 
 def bench_device(space: SearchSpace, name: str, cfg: LatencyConfig, n: int, recollect: bool) -> dict[str, float]:
     device = load_device(name)
     path = table_path(cfg.output_dir, device.name)
+    if recollect:  # from scratch: neither the table nor a partial collection is reused
+        path.unlink(missing_ok=True)
+        partial_path_for(path).unlink(missing_ok=True)
     table = None if recollect else _reusable(path, space, device)
     if table is None:
         table = collect_table(space, device, NUM_CLASSES, cfg, path)

@@ -1,7 +1,10 @@
 """The end-to-end pipeline: prepare -> train -> latency per device -> search, export and register
-per device -> baselines on the same data, devices and plots."""
+per device -> baselines on the same data, devices and plots -> with ``storage.s3_bucket`` set,
+every artifact recorded in ``dvc.lock`` and pushed to the S3 remote."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from prefect import flow
 
@@ -14,6 +17,7 @@ from tasks.baselines import baseline_marker, compare_baselines_task, train_basel
 from tasks.caching import refresh_if_missing
 from tasks.prepare import prepare_data, prepare_marker
 from tasks.train import train, train_marker
+from tasks.versioning import commit_pipeline, dvc_push
 
 
 @flow(name="elasticvit-pipeline", log_prints=True)
@@ -43,6 +47,8 @@ def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> 
             if baselines
             else None
         )
+        if cfg.storage.s3_bucket:  # version every artifact of this run on the S3 remote
+            dvc_push(Path(commit_pipeline(cfg)))
     except BaseException:
         close_parent_run(parent, "FAILED")
         raise

@@ -9,7 +9,7 @@ from pathlib import Path
 import boto3
 from prefect import task
 
-from elasticvit.config import Settings
+from elasticvit.config import ExperimentConfig, Settings, load_config
 
 REMOTE = "storage"
 
@@ -60,6 +60,29 @@ def dvc_push(repo: Path, targets: list[str] | None = None) -> str:
             f"{detail[-1] if detail else 'no output'}; local artifacts are intact, push again later"
         )
     return out.stdout
+
+
+@task(name="dvc-commit")
+def commit_pipeline(cfg: ExperimentConfig, repo: str | None = None) -> str:
+    """Record the pipeline's outputs in ``dvc.lock`` and point the repository at the S3 remote.
+
+    The flow ran the stages itself, so ``dvc commit`` (not ``dvc repro``) hashes what they wrote;
+    that is only honest when ``params.yaml`` is this run's config, which is checked first.
+    """
+    root = Path(repo or Path.cwd()).resolve()
+    if not (root / "dvc.yaml").exists() or not (root / ".dvc").is_dir():
+        raise ValueError(f"storage.s3_bucket is set but {root} is not a DVC repository with dvc.yaml")
+    params = root / "params.yaml"
+    if not params.exists() or load_config(params) != cfg:
+        raise ValueError(
+            f"{params} is not this run's config, so dvc.lock would misdescribe the artifacts: "
+            f"write it with `elasticvit params -c {cfg.name}` (and the same --set options) before the run"
+        )
+    settings = Settings()
+    ensure_bucket(cfg.storage.s3_bucket, settings)
+    configure_s3_remote(root, cfg.storage.s3_bucket, cfg.storage.s3_prefix, settings.s3_endpoint_url)
+    _dvc(root, "commit", "--force", "--quiet")
+    return str(root)
 
 
 def _dvc(repo: Path, *args: str) -> None:

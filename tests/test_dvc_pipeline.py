@@ -27,6 +27,7 @@ TINY = [
     f"latency.devices=[{DEVICE}]", "latency.warmup=1", "latency.repeats=3", "latency.validate_archs=4",
     "latency.calibration_archs=3", "search.population=4", "search.generations=1", "search.parents=2",
     "search.mutations=2", "search.crossovers=2", f"baselines.models=[{BASELINE}]", "baselines.epochs=1",
+    "storage.s3_bucket=dvc-pipeline",  # used by the flow (dvc commit + push); `dvc repro` leaves pushing to you
 ]
 # Files whose bytes are a function of the params alone (no clock, no measured latency in them).
 DETERMINISTIC = ("data/", "supernet/pools/", "supernet/history.json", "supernet/metrics.json")
@@ -115,8 +116,8 @@ def test_metrics_and_plots_are_declared(dvc_run: tuple[Path, dict[str, str]]) ->
     assert any(k.endswith(f"search/{DEVICE}/front.png") for k in plots)
 
 
-def test_the_prefect_pipeline_writes_the_same_artifacts(
-    dvc_run: tuple[Path, dict[str, str]], tmp_path: Path, prefect_server: str
+def test_the_prefect_pipeline_writes_the_same_artifacts_and_versions_them_on_s3(
+    dvc_run: tuple[Path, dict[str, str]], tmp_path: Path, prefect_server: str, s3_env: str
 ) -> None:
     dvc_repo, _ = dvc_run
     flow_repo, env = _repo(tmp_path / "repo", prefect_server)
@@ -131,3 +132,12 @@ def test_the_prefect_pipeline_writes_the_same_artifacts(
     weights = [torch.load(r / "artifacts/quickstart/supernet/supernet.pt", weights_only=True) for r in (dvc_repo, flow_repo)]
     assert weights[0]["state_dict"].keys() == weights[1]["state_dict"].keys()
     assert all(torch.equal(weights[0]["state_dict"][k], weights[1]["state_dict"][k]) for k in weights[0]["state_dict"])
+
+    # the flow recorded its outputs in dvc.lock and pushed them: a lost file comes back from S3
+    assert "train:" in (flow_repo / "dvc.lock").read_text()
+    supernet = flow_repo / "artifacts/quickstart/supernet/supernet.pt"
+    digest = _sha(supernet)
+    shutil.rmtree(flow_repo / ".dvc" / "cache")
+    supernet.unlink()
+    _run(["dvc", "pull"], flow_repo, env)
+    assert _sha(supernet) == digest
