@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from elasticvit.config.experiment import DataConfig, ExperimentConfig
 from elasticvit.data import prepare_dataset
 from elasticvit.model import save_subnet
+from elasticvit.training import loop
 from elasticvit.training import (
     EpochMetrics,
     ProgressCallback,
@@ -210,3 +211,17 @@ def test_accuracy_plot_is_a_png(tmp_path: Path) -> None:
     ]
     png = plot_accuracy_vs_macs({"epoch 1": probes, "epoch 2": probes[:2]}, tmp_path / "plot.png", title="t")
     assert png.startswith(b"\x89PNG") and (tmp_path / "plot.png").read_bytes() == png
+
+
+def test_a_checkpoint_whose_optimizer_groups_differ_is_not_resumed(
+    tiny_data: Path, tiny_space: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Same config, but the code builds the optimizer's parameter groups otherwise (as a newer
+    # version may): the old checkpoint cannot be loaded, so training starts over instead of failing.
+    torch.set_num_threads(1)
+    cfg = tiny_config(tiny_space, "uniform", epochs=1)
+    train_supernet(cfg, tiny_data, tmp_path)
+    original = loop.create_optimizer_v2
+    monkeypatch.setattr(loop, "create_optimizer_v2", lambda model, **kw: original(model, **{**kw, "weight_decay": 0.0}))
+    result = train_supernet(cfg, tiny_data, tmp_path)
+    assert result.resumed_from_step == 0 and result.steps == 3

@@ -31,15 +31,21 @@ FORMAT_VERSION = 1
 log = logging.getLogger(__name__)
 
 
-def training_fingerprint(cfg: ExperimentConfig, space: SearchSpace) -> str:
+def training_fingerprint(cfg: ExperimentConfig, space: SearchSpace, layout: Any = None) -> str:
     """What a training run's weights are a function of; a checkpoint resumes only a run with the
-    same fingerprint. Output locations are left out: moving a run does not change it."""
+    same fingerprint. Output locations are left out: moving a run does not change it.
+
+    ``layout`` describes the built model and optimizer (parameter names and shapes, parameter
+    groups): a checkpoint written by a version of the code that grouped or named them otherwise
+    cannot be loaded, so it must not count as the same run.
+    """
     return stable_hash(
         {
             "training": cfg.training.model_dump(mode="json", exclude={"output_dir"}),
             "sampling": cfg.sampling.model_dump(mode="json"),
             "data": cfg.data.model_dump(mode="json", exclude={"output_dir"}),
             "space": space.hash,
+            "layout": layout,
         }
     )
 

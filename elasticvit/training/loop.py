@@ -99,12 +99,16 @@ class _Trainer:
         self.total_steps = self.tc.epochs * self.steps_per_epoch
         self.sampler = build_sampler(cfg.sampling, self.space, self.pools, self.num_classes, self.total_steps)
         self.probes = select_probes(self.space, self.pools, self.num_classes, self.tc.probes_per_level, self.tc.seed)
-        self.fingerprint = training_fingerprint(cfg, self.space)
         # drop-path (torch) and Mixup (numpy) draw from the global generators: seed them, and save
         # their states in checkpoints
         torch.manual_seed(self.tc.seed)
         np.random.seed(self.tc.seed)
         self._build_model()
+        layout = {
+            "weights": [[name, list(t.shape)] for name, t in self.model.state_dict().items()],
+            "groups": [[len(g["params"]), g.get("weight_decay")] for g in self.optimizer.param_groups],
+        }
+        self.fingerprint = training_fingerprint(cfg, self.space, layout)
         self.telemetry = GradientTelemetry(self.params)
         self.epoch, self.batch_in_epoch, self.step = 0, 0, 0
         self.history: list[dict[str, float]] = []
