@@ -5,8 +5,9 @@ with the same number of steps, each of 4 forward/backward passes (uniform: large
 smallest; the others: 3 of the level + its smallest), and repeats one strategy with a second seed
 to show the seed noise. Each trained supernet is then scored on 5 MACs targets spanning the space:
 for each target, among a fixed set of subnets (the same for every strategy), the one with the best
-accuracy on one half of the val split that fits the target is reported with its accuracy on the
-other half (selecting and reporting on the same images would flatter every strategy).
+accuracy on the val split (10 % of train.npz) that fits the target is reported with its accuracy
+on the test split (val.npz, the official test images): selecting and reporting on the same images
+would flatter every strategy.
 
 Writes ``bench/results/sampling_ablation.json`` and ``.png``; runs live under
 ``artifacts/bench/sampling/`` and resume if the benchmark is restarted.
