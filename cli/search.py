@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -37,25 +37,24 @@ def search(
     data: DataOpt = None,
 ) -> None:
     """Search each device's best subnet per latency budget; write result.json and front.png."""
-    with _user_errors():
+
+    def one(cfg: ExperimentConfig, device: str) -> dict:
         from elasticvit.search.stage import device_dir, run_search
 
-        cfg = load_config(config, overrides)
-        summary = {}
-        for device in _devices(cfg, devices):
-            result = run_search(cfg, device, supernet_path=supernet, data_dir=data)
-            summary[device] = {
-                "result": str(device_dir(cfg.search, device) / "result.json"),
-                "measured": result.measured,
-                "cache_hits": result.cache_hits,
-                "search_s": round(result.search_s, 1),
-                "budgets": [
-                    {"budget_ms": b.budget_ms, "arch_id": b.arch_id, "predicted_ms": b.predicted_ms,
-                     "measured_ms": b.measured_ms, "val_accuracy": b.val_accuracy}
-                    for b in result.budgets
-                ],
-            }
-    typer.echo(json.dumps(summary, indent=2))
+        result = run_search(cfg, device, supernet_path=supernet, data_dir=data)
+        return {
+            "result": str(device_dir(cfg.search, device) / "result.json"),
+            "measured": result.measured,
+            "cache_hits": result.cache_hits,
+            "search_s": round(result.search_s, 1),
+            "budgets": [
+                {"budget_ms": b.budget_ms, "arch_id": b.arch_id, "predicted_ms": b.predicted_ms,
+                 "measured_ms": b.measured_ms, "val_accuracy": b.val_accuracy}
+                for b in result.budgets
+            ],
+        }
+
+    _per_device(config, overrides, devices, one)
 
 
 def export(
@@ -66,19 +65,18 @@ def export(
     data: DataOpt = None,
 ) -> None:
     """Export each device's chosen subnets: ONNX (parity-checked), checkpoint, model card."""
-    with _user_errors():
+
+    def one(cfg: ExperimentConfig, device: str) -> list[dict]:
         from elasticvit.export import run_export
 
-        cfg = load_config(config, overrides)
-        summary = {}
-        for device in _devices(cfg, devices):
-            report = run_export(cfg, device, supernet_path=supernet, data_dir=data)
-            summary[device] = [
-                {"name": m.name, "test_accuracy": m.test_accuracy, "onnx_max_abs_diff": m.onnx_max_abs_diff,
-                 "onnx": str(m.onnx), "checkpoint": str(m.checkpoint), "card": str(m.card)}
-                for m in report.models
-            ]
-    typer.echo(json.dumps(summary, indent=2))
+        report = run_export(cfg, device, supernet_path=supernet, data_dir=data)
+        return [
+            {"name": m.name, "test_accuracy": m.test_accuracy, "onnx_max_abs_diff": m.onnx_max_abs_diff,
+             "onnx": str(m.onnx), "checkpoint": str(m.checkpoint), "card": str(m.card)}
+            for m in report.models
+        ]
+
+    _per_device(config, overrides, devices, one)
 
 
 def evaluate(
@@ -115,6 +113,17 @@ def evaluate(
     result = {name: scores[str(path)] for name, path in named.items()}
     typer.echo(json.dumps({"data": str(test_data or Path(cfg.data.output_dir) / "test.npz"), "images": len(labels),
                            "top1": result}, indent=2))
+
+
+def _per_device(
+    config: str, overrides: list[str] | None, devices: list[str] | None,
+    one: Callable[[ExperimentConfig, str], Any],
+) -> None:
+    """Run ``one`` for each device under the user-error guard; print the per-device results as JSON."""
+    with _user_errors():
+        cfg = load_config(config, overrides)
+        summary = {device: one(cfg, device) for device in _devices(cfg, devices)}
+    typer.echo(json.dumps(summary, indent=2))
 
 
 def _devices(cfg: ExperimentConfig, devices: list[str] | None) -> list[str]:
