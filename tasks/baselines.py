@@ -79,14 +79,11 @@ def train_baseline_task(
         log_flat_params("training", cfg.training)
         log_flat_params("baselines", cfg.baselines)
         mlflow.log_params({"model": model, "budget": budget.describe()})
-        progress = ProgressCallback()
-        try:
+        with ProgressCallback() as progress:
             result = run_baseline(
                 cfg, model, data_dir, budget, checkpoint=cfg.baselines.checkpoints.get(model),
                 callbacks=[MlflowCallback(log_every=LOG_EVERY_STEPS), progress],
             )
-        finally:
-            progress.close()
         log_result(result)
     return {
         "model": model,

@@ -67,11 +67,8 @@ def train(cfg: ExperimentConfig, data: dict[str, str], parent_run_id: str | None
     with stage_run(cfg, "train", parent_run_id=parent_run_id, tags={"data_version": data["data_version"]}) as run:
         log_flat_params("training", cfg.training)
         log_flat_params("sampling", cfg.sampling)
-        progress = ProgressCallback()
-        try:
+        with ProgressCallback() as progress:
             result = train_supernet(cfg, Path(data["data_dir"]), out_dir, callbacks=[MlflowCallback(), progress])
-        finally:
-            progress.close()
         mlflow.log_metrics({f"final/{k}": v for k, v in result.final_metrics.items()})
         mlflow.log_metric("wall_time_s", result.wall_time_s)
         if result.grad_cos_prev_step_mean is not None:

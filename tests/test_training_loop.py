@@ -101,9 +101,8 @@ class Recorder:
 def test_each_strategy_trains_and_reports(tiny_data: Path, tiny_space: Path, tmp_path: Path, strategy: str) -> None:
     torch.set_num_threads(1)
     rec = Recorder()
-    progress = ProgressCallback()
-    result = train_supernet(tiny_config(tiny_space, strategy), tiny_data, tmp_path, [rec, progress])
-    progress.close()
+    with ProgressCallback() as progress:
+        result = train_supernet(tiny_config(tiny_space, strategy), tiny_data, tmp_path, [rec, progress])
     assert result.steps == 6 == len(rec.steps) and result.epochs == 2
     assert [s.step for s in rec.steps] == list(range(1, 7))
     assert all(np.isfinite(s.metrics["loss"]) for s in rec.steps)

@@ -59,3 +59,9 @@ class ProgressCallback:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+    def __enter__(self) -> ProgressCallback:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
