@@ -12,7 +12,7 @@ from elasticvit.latency.backends import BackendError, available_backends, get_ba
 from elasticvit.latency.backends.base import Backend
 from elasticvit.latency.correction import CalibrationPoint, fit_correction
 from elasticvit.latency.devices import DeviceError, DeviceSpec, list_devices, load_device
-from elasticvit.latency.measure import Measurement, measure, summarize
+from elasticvit.latency.measure import Measurement, measure, measure_interleaved, summarize
 
 
 def test_summarize_trims_preemption_outliers() -> None:
@@ -38,6 +38,31 @@ def test_measure_remeasures_noisy_rounds_and_keeps_the_calmest(monkeypatch: pyte
     m = measure(lambda: None, warmup=0, repeats=30, max_cv=0.05)
     assert len(calls) == 2  # stopped once a round was calm enough
     assert m.attempts == 2 and m.cv < 0.05 and abs(m.median_ms - 1.0) < 0.01
+
+
+def test_interleaved_rounds_escape_a_slow_stretch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A disturbance covering consecutive timings would make a run of runners read slow together;
+    interleaved, each runner keeps a round outside it, so all read their undisturbed latency."""
+    rng = np.random.default_rng(2)
+    timings: list[tuple[float, int]] = []
+
+    def fake_time_calls(runner, warmup, repeats, min_time_s, clock):  # type: ignore[no-untyped-def]
+        timings.append((min_time_s, repeats))
+        # The machine is 30 % slower for the 5th to 12th timing of the whole run.
+        slow = 1.3 if 4 <= len(timings) < 12 else 1.0
+        return runner() * slow * rng.normal(1.0, 0.001, repeats)
+
+    monkeypatch.setattr(measure_mod, "time_calls", fake_time_calls)
+    latencies = [1.0, 2.0, 3.0, 4.0]
+    runners = [lambda ms=ms: ms for ms in latencies]
+    measured = measure_interleaved(runners, rounds=4, warmup=2, repeats=20, min_time_s=0.4,
+                                   rng=np.random.default_rng(0))
+    assert [m.median_ms for m in measured] == pytest.approx(latencies, rel=0.01)
+    assert all(m.attempts == 4 for m in measured)
+    # each round takes a quarter of the repeats and of the least time
+    assert len(timings) == 16 and all(t == (pytest.approx(0.1), 5) for t in timings)
+    with pytest.raises(ValueError, match="rounds must be at least 1"):
+        measure_interleaved(runners, rounds=0, warmup=0, repeats=3)
 
 
 def test_measure_times_a_real_runner() -> None:
@@ -121,6 +146,17 @@ def test_correction_fits_a_per_block_term_given_enough_points() -> None:
     points = [_point(s, b, 1.1 * s + 0.02 * b + 0.05) for s, b in shapes]
     c = fit_correction(points, per_block_overhead_ms=0.0, call_overhead_ms=0.01)
     assert (c.scale, c.per_block_ms, c.offset_ms) == pytest.approx((1.1, 0.02, 0.05))
+
+
+def test_correction_leaves_out_a_disturbed_calibration_arch() -> None:
+    shapes = [(1.0, 10), (1.5, 12), (2.0, 14), (2.5, 15), (3.0, 17), (3.5, 18), (4.0, 20), (5.0, 24)]
+    rng = np.random.default_rng(0)
+    measured = [1.4 * s + 0.1 + rng.normal(0.0, 0.005) for s, _ in shapes]
+    measured[3] *= 2.0  # another job ran during this arch's measurement
+    points = [_point(s, b, m) for (s, b), m in zip(shapes, measured, strict=True)]
+    c = fit_correction(points, per_block_overhead_ms=0.0, call_overhead_ms=0.01)
+    assert c.discarded == 1 and c.points == 7
+    assert c.scale == pytest.approx(1.4, rel=0.02) and c.offset_ms == pytest.approx(0.1, abs=0.03)
 
 
 def test_correction_without_points_adds_one_call() -> None:

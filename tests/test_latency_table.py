@@ -123,29 +123,30 @@ def test_unreadable_table_is_a_clear_error(tmp_path: Path) -> None:
 def test_interrupted_collection_resumes(space, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     specs = space_blocks(space, NUM_CLASSES)[:7]
     monkeypatch.setattr(collect_mod, "space_blocks", lambda space, num_classes: specs)
-    monkeypatch.setattr(collect_mod, "SAVE_EVERY", 2)
-    calls: list[int] = []
+    monkeypatch.setattr(collect_mod, "GROUP_SIZE", 2)
+    monkeypatch.setattr(collect_mod, "measure_runner", lambda r, c, d: _measurement(0.1))  # the call overhead
+    measured: list[int] = []
 
-    def fake_measure(runner, cfg, fail_at=None):  # type: ignore[no-untyped-def]
-        calls.append(1)
-        if fail_at is not None and len(calls) == fail_at:
+    def fake_measure(runners, fail_at=None):  # type: ignore[no-untyped-def]
+        if fail_at is not None and len(measured) + len(runners) >= fail_at:
             raise KeyboardInterrupt
-        return _measurement(0.1)
+        measured.extend(1 for _ in runners)
+        return [_measurement(0.1) for _ in runners]
 
     path = tmp_path / "table.json"
     device = load_device("torch-cpu-1t")
-    # The first run measures the call overhead and 5 blocks, then is interrupted at the 6th block.
-    monkeypatch.setattr(collect_mod, "measure_runner", lambda r, c, d: fake_measure(r, c, fail_at=7))
+    # The first run measures two groups of two blocks, then is interrupted in the third group.
+    monkeypatch.setattr(collect_mod, "measure_runners", lambda r, c, d: fake_measure(r, fail_at=6))
     with pytest.raises(KeyboardInterrupt):
         collect_table(space, device, NUM_CLASSES, FAST, path, progress=False)
     assert not path.exists()
     partial = collect_mod.load_partial(collect_mod.partial_path_for(path))
-    assert len(partial.entries) == 4  # saved after every second block
+    assert len(partial.entries) == 4  # saved after every group
 
-    calls.clear()
-    monkeypatch.setattr(collect_mod, "measure_runner", lambda r, c, d: fake_measure(r, c))
+    measured.clear()
+    monkeypatch.setattr(collect_mod, "measure_runners", lambda r, c, d: fake_measure(r))
     table = collect_table(space, device, NUM_CLASSES, FAST, path, progress=False)
-    assert len(calls) == 3  # only the blocks missing from the partial file
+    assert len(measured) == 3  # only the blocks missing from the partial file
     assert set(table.entries) == {s.key for s in specs}
     assert not collect_mod.partial_path_for(path).exists()
     assert LatencyTable.load(path) == table
@@ -156,6 +157,8 @@ def test_partial_file_of_other_settings_is_not_reused(space, tmp_path: Path, mon
     monkeypatch.setattr(collect_mod, "space_blocks", lambda space, num_classes: specs)
     calls: list[int] = []
     monkeypatch.setattr(collect_mod, "measure_runner", lambda r, c, d: calls.append(1) or _measurement(0.1))
+    monkeypatch.setattr(collect_mod, "measure_runners",
+                        lambda rs, c, d: [calls.append(1) or _measurement(0.1) for _ in rs])
     path = tmp_path / "table.json"
     stale = synthetic_table(space).model_dump(exclude={"correction", "overhead_per_block_ms"})
     stale["settings"]["repeats"] = 99

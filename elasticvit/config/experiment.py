@@ -121,12 +121,16 @@ class LatencyConfig(Section):
         "more than `repeats` calls, so one scheduler hiccup cannot cover all their samples"
     )
     max_cv: float = Field(default=0.1, gt=0.0)
+    rounds: int = Field(
+        default=5, ge=1, description="rounds over which the blocks of a group, the calibration archs "
+        "and the validation archs are timed interleaved; each keeps its calmest round"
+    )
     statistic: Literal["median", "min"] = Field(
         default="median", description="the figure of each measurement that tables, calibration and "
         "validation use: the median is what a call typically costs on a dedicated device; the "
         "minimum is more robust where other jobs share the machine (they only ever add time)"
     )
-    calibration_archs: int = Field(default=10, ge=0)
+    calibration_archs: int = Field(default=30, ge=0)
     validate_archs: int = Field(default=50, ge=1)
     seed: int = 0
     output_dir: Path = Path("artifacts/latency")

@@ -1,7 +1,11 @@
 """Collecting a device's latency table: every distinct block, the call overhead, calibration.
 
-Collection is resumable: progress goes atomically to ``<table>.partial`` every few blocks, a
-restart skips what is already there (if it was measured for the same space, device and settings),
+Blocks are timed in groups, and the archs of calibration and validation all together, each
+interleaved over a few rounds (``measure_interleaved``), so a stretch of load from other jobs
+cannot make a run of consecutive measurements read slow together.
+
+Collection is resumable: progress goes atomically to ``<table>.partial`` after every group of
+blocks, a restart skips what is already there (if it was measured for the same space, device and settings),
 and the table itself is only written once complete.
 """
 
@@ -10,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +35,7 @@ from elasticvit.latency.lut import (
     load_partial,
     make_header,
 )
-from elasticvit.latency.measure import CLOCKS, Measurement, measure
+from elasticvit.latency.measure import CLOCKS, Measurement, measure, measure_interleaved
 from elasticvit.model import Supernet
 from elasticvit.model.blocks import BlockSpec, arch_blocks, build_block, space_blocks
 from elasticvit.space import Arch, SearchSpace
@@ -38,14 +43,16 @@ from elasticvit.utils.atomic import write_json
 
 log = logging.getLogger(__name__)
 
-SAVE_EVERY = 5
-"""Blocks measured between two writes of the partial file."""
+GROUP_SIZE = 50
+"""Runners timed interleaved at once (prepared together, so memory bounds it), and blocks measured
+between two writes of the partial file."""
 
 # Independent random streams (numpy SeedSequence entropy [seed, stream]) so calibration and
 # validation never draw the same archs from the same seed.
 CALIBRATION_STREAM = 1
 VALIDATION_STREAM = 2
 ORDER_STREAM = 3
+INTERLEAVE_STREAM = 4
 
 
 def collect_table(
@@ -96,13 +103,43 @@ def measure_arch(
     cfg: LatencyConfig,
 ) -> Measurement:
     """End-to-end latency of the subnet ``arch`` extracted as a static model."""
+    return measure_runner(_arch_runner(backend, supernet, space, arch, num_classes), cfg, backend.spec)
+
+
+def measure_archs(
+    backend: Backend,
+    supernet: Supernet,
+    space: SearchSpace,
+    archs: list[Arch],
+    num_classes: int,
+    cfg: LatencyConfig,
+    progress: Callable[[int], object] | None = None,
+) -> list[Measurement]:
+    """End-to-end latencies of several subnets, timed interleaved in groups; ``progress(n)`` after each group."""
+    measured: list[Measurement] = []
+    for start in range(0, len(archs), GROUP_SIZE):
+        group = archs[start : start + GROUP_SIZE]
+        runners = [_arch_runner(backend, supernet, space, a, num_classes) for a in group]
+        measured += measure_runners(runners, cfg, backend.spec)
+        if progress is not None:
+            progress(len(group))
+    return measured
+
+
+def _arch_runner(backend: Backend, supernet: Supernet, space: SearchSpace, arch: Arch, num_classes: int) -> Runner:
     first = arch_blocks(space, arch, num_classes)[0]
-    runner = backend.prepare(supernet.extract(arch), first.input_shape(backend.spec.batch_size))
-    return measure_runner(runner, cfg, backend.spec)
+    return backend.prepare(supernet.extract(arch), first.input_shape(backend.spec.batch_size))
 
 
 def measure_runner(runner: Runner, cfg: LatencyConfig, device: DeviceSpec) -> Measurement:
     return measure(runner, cfg.warmup, cfg.repeats, cfg.max_cv, cfg.min_time_s, CLOCKS[device.clock])
+
+
+def measure_runners(runners: list[Runner], cfg: LatencyConfig, device: DeviceSpec) -> list[Measurement]:
+    """Several runners timed interleaved over ``cfg.rounds`` rounds."""
+    rng = np.random.default_rng([cfg.seed, INTERLEAVE_STREAM, len(runners)])
+    return measure_interleaved(runners, cfg.rounds, cfg.warmup, cfg.repeats, cfg.min_time_s,
+                               CLOCKS[device.clock], cfg.statistic, rng)
 
 
 def calibration_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
@@ -175,18 +212,18 @@ def _measure_blocks(
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=f"{backend.spec.name} blocks",
                unit="block", disable=not progress)
     with bar:
-        for i, spec in enumerate(todo, start=1):
-            shape = spec.input_shape(batch)
-            runner = backend.prepare(build_block(spec), shape)
-            entries[spec.key] = BlockEntry(
-                kind=spec.kind,
-                input_shape=list(shape),
-                config=spec.model_dump(mode="json"),
-                latency=measure_runner(runner, cfg, backend.spec),
-            )
-            bar.update()
-            if i % SAVE_EVERY == 0:
-                writer.save(state.model_copy(update={"entries": entries}))
+        for start in range(0, len(todo), GROUP_SIZE):
+            group = todo[start : start + GROUP_SIZE]
+            runners = [backend.prepare(build_block(spec), spec.input_shape(batch)) for spec in group]
+            for spec, latency in zip(group, measure_runners(runners, cfg, backend.spec), strict=True):
+                entries[spec.key] = BlockEntry(
+                    kind=spec.kind,
+                    input_shape=list(spec.input_shape(batch)),
+                    config=spec.model_dump(mode="json"),
+                    latency=latency,
+                )
+            state = writer.save(state.model_copy(update={"entries": entries}))
+            bar.update(len(group))
     return writer.save(state.model_copy(update={"entries": entries}))
 
 
@@ -205,18 +242,20 @@ def _calibrate(
     if not todo:
         return state
     supernet = Supernet(space, state.num_classes)
-    for arch in tqdm(todo, desc=f"{backend.spec.name} calibration", unit="arch", disable=not progress):
+    with tqdm(total=len(todo), desc=f"{backend.spec.name} calibration", unit="arch", disable=not progress) as bar:
+        measured = measure_archs(backend, supernet, space, todo, state.num_classes, cfg, bar.update)
+    statistic = state.settings.statistic
+    for arch, measurement in zip(todo, measured, strict=True):
         keys = [b.key for b in arch_blocks(space, arch, state.num_classes)]
         points.append(
             CalibrationPoint(
                 arch_id=arch.id,
                 blocks=len(keys),
-                block_sum_ms=float(sum(state.entries[k].latency.value(state.settings.statistic) for k in keys)),
-                measured=measure_arch(backend, supernet, space, arch, state.num_classes, cfg),
+                block_sum_ms=float(sum(state.entries[k].latency.value(statistic) for k in keys)),
+                measured=measurement,
             )
         )
-        state = writer.save(state.model_copy(update={"calibration": list(points)}))
-    return state
+    return writer.save(state.model_copy(update={"calibration": points}))
 
 
 def _finish(state: PartialTable, overhead_once: bool) -> LatencyTable:

@@ -16,8 +16,9 @@ so their sum misses what only a whole model shows:
 So ``measured ~= scale * compute + per_block * blocks + offset`` with ``compute`` the block sum
 minus the subtracted call overheads, fitted on a few calibration archs measured end to end. The
 fit weighs relative errors, because the target is relative (within +/-10 %) and small subnets
-would otherwise count for little. With too few calibration archs for three terms, the simpler
-models below are used instead.
+would otherwise count for little, and it leaves out calibration archs that no line fits (a
+measurement some other job disturbed would otherwise tilt every prediction). With too few
+calibration archs for three terms, the simpler models below are used instead.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from elasticvit.latency.measure import Measurement, Statistic
+from elasticvit.latency.measure import OUTLIER_SIGMAS, Measurement, Statistic
+
+MIN_POINTS_TO_TRIM = 6
+"""Fewer calibration archs than this say too little about the spread to call any an outlier."""
+MIN_RELATIVE_RESIDUAL = 0.03
+"""Relative misfit no calibration arch is left out for, however tight the others fit."""
 
 
 class CalibrationPoint(BaseModel):
@@ -48,6 +54,7 @@ class Correction(BaseModel):
     per_block_ms: float = 0.0
     offset_ms: float
     points: int = Field(ge=0, description="calibration archs the fit used")
+    discarded: int = Field(default=0, ge=0, description="calibration archs left out as outliers")
     fit_within_10pct: float | None = Field(default=None, description="on the calibration archs")
     loo_rel_error: float | None = Field(
         default=None, description="leave-one-out RMS relative error on the calibration archs"
@@ -77,6 +84,10 @@ def fit_correction(
     x = np.array([compute_ms(p.block_sum_ms, p.blocks, per_block_overhead_ms) for p in points])
     n = np.array([p.blocks for p in points], dtype=np.float64)
     y = np.array([p.measured.value(statistic) for p in points])
+    keep = _inliers(x, y)
+    discarded = int(np.count_nonzero(~keep))
+    x, n, y = x[keep], n[keep], y[keep]
+    points = [p for p, k in zip(points, keep, strict=True) if k]
     ones = np.ones_like(x)
     candidates = []
     for columns in ([x, n, ones], [x, ones]):
@@ -87,8 +98,8 @@ def fit_correction(
     if candidates:
         loo, terms, coef = min(candidates, key=lambda c: (c[0], c[1]))
         per_block = float(coef[1]) if terms == 3 else 0.0
-        correction = Correction(scale=coef[0], per_block_ms=per_block, offset_ms=coef[-1],
-                                points=len(points), loo_rel_error=loo if np.isfinite(loo) else None)
+        correction = Correction(scale=coef[0], per_block_ms=per_block, offset_ms=coef[-1], points=len(points),
+                                discarded=discarded, loo_rel_error=loo if np.isfinite(loo) else None)
         return _with_fit(correction, x, n, y)
     # One point, or points whose block sums coincide: keep the physically motivated offset (one
     # call) and fit only the scale.
@@ -96,6 +107,21 @@ def fit_correction(
     if scale <= 0.0:
         scale = 1.0
     return _with_fit(Correction(scale=scale, offset_ms=call_overhead_ms, points=len(points)), x, n, y)
+
+
+def _inliers(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """True for calibration points within a few robust deviations of a scale-and-offset line."""
+    keep = np.ones_like(y, dtype=bool)
+    if len(y) < MIN_POINTS_TO_TRIM:
+        return keep
+    design = np.stack([x, np.ones_like(x)], axis=1)
+    coef = _relative_lstsq(design, y)
+    if coef is None:
+        return keep
+    residual = (design @ coef - y) / y
+    deviation = np.abs(residual - np.median(residual))
+    sigma = 1.4826 * np.median(deviation)
+    return deviation <= max(OUTLIER_SIGMAS * sigma, MIN_RELATIVE_RESIDUAL)
 
 
 def compute_ms(block_sum_ms: float, blocks: int, per_block_overhead_ms: float) -> float:

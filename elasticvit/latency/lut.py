@@ -49,12 +49,13 @@ class MeasureSettings(BaseModel):
     repeats: int = Field(ge=1)
     min_time_s: float = Field(ge=0.0)
     max_cv: float = Field(gt=0.0)
+    rounds: int = Field(default=1, ge=1, description="interleaved rounds (tables before rounds existed: 1)")
     statistic: Statistic = Field(description="the figure of each measurement the table uses")
 
     @classmethod
     def from_config(cls, cfg: LatencyConfig) -> MeasureSettings:
         return cls(warmup=cfg.warmup, repeats=cfg.repeats, min_time_s=cfg.min_time_s, max_cv=cfg.max_cv,
-                   statistic=cfg.statistic)
+                   rounds=cfg.rounds, statistic=cfg.statistic)
 
 
 class BlockEntry(BaseModel):

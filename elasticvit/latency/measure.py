@@ -9,8 +9,9 @@ and predictions use. Mean and standard deviation are kept to judge the spread.
 from __future__ import annotations
 
 import gc
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -42,7 +43,7 @@ class Measurement(BaseModel):
 
     count: int = Field(ge=1, description="samples kept after trimming outliers")
     trimmed: int = Field(ge=0, description="samples discarded as outliers")
-    attempts: int = Field(ge=1, description="measurement rounds taken (re-measured if cv too high)")
+    attempts: int = Field(ge=1, description="measurement rounds taken (re-measured if cv too high, or interleaved)")
     median_ms: float = Field(gt=0.0)
     mean_ms: float = Field(gt=0.0)
     std_ms: float = Field(ge=0.0)
@@ -77,6 +78,43 @@ def measure(
             break
     assert best is not None  # max_attempts >= 1
     return best.model_copy(update={"attempts": attempt})
+
+
+def measure_interleaved(
+    runners: Sequence[Runner],
+    rounds: int,
+    warmup: int,
+    repeats: int,
+    min_time_s: float = 0.0,
+    clock: Clock = time.perf_counter_ns,
+    statistic: Statistic = "median",
+    rng: np.random.Generator | None = None,
+) -> list[Measurement]:
+    """Time several runners in ``rounds`` rounds, each visiting every runner once in a new order.
+
+    Each round times a runner ``1/rounds`` of ``repeats`` and ``min_time_s``; of its rounds, the
+    one with the lowest ``statistic`` is kept. Other jobs on a shared machine slow it for seconds
+    at a time: timed back to back, every runner in such a stretch would read slow together (a
+    step, not noise). Spread over the whole group's time, each runner almost always has a calm
+    round, so all of them are read at the same, undisturbed speed.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
+    rng = rng or np.random.default_rng(0)
+    per_round = max(1, math.ceil(repeats / rounds))
+    best: list[Measurement | None] = [None] * len(runners)
+    order = np.arange(len(runners))
+    for r in range(rounds):
+        rng.shuffle(order)
+        # The first round warms every runner up fully; later ones only refill the caches that the
+        # other runners evicted in between.
+        round_warmup = warmup if r == 0 else min(warmup, 1)
+        for i in order:
+            current = summarize(time_calls(runners[i], round_warmup, per_round, min_time_s / rounds, clock))
+            kept = best[i]
+            if kept is None or current.value(statistic) < kept.value(statistic):
+                best[i] = current
+    return [m.model_copy(update={"attempts": rounds}) for m in best if m is not None]
 
 
 def time_calls(

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from elasticvit.config.experiment import LatencyConfig
 from elasticvit.latency.backends import get_backend
-from elasticvit.latency.collect import VALIDATION_STREAM, measure_arch, sample_archs
+from elasticvit.latency.collect import VALIDATION_STREAM, measure_archs, sample_archs
 from elasticvit.latency.devices import DeviceSpec
 from elasticvit.latency.predictor import LatencyPredictor
 from elasticvit.model import Supernet
@@ -98,20 +98,17 @@ def validate_predictor(
     archs = sample_archs(space, n or cfg.validate_archs, np.random.default_rng([cfg.seed, VALIDATION_STREAM]))
     backend = get_backend(device)
     supernet = Supernet(space, table.num_classes)
-    points = []
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
-    with backend.session():
-        for arch in tqdm(archs, desc=f"{device.name} validation", unit="arch", disable=not progress):
-            measured = measure_arch(backend, supernet, space, arch, table.num_classes, cfg)
-            points.append(
-                ValidationPoint(
-                    arch_id=arch.id,
-                    predicted_ms=predictor.predict(arch),
-                    measured_ms=measured.value(table.settings.statistic),
-                    measured_cv=measured.cv,
-                )
-            )
+    with backend.session(), tqdm(total=len(archs), desc=f"{device.name} validation", unit="arch",
+                                 disable=not progress) as bar:
+        measured = measure_archs(backend, supernet, space, archs, table.num_classes, cfg, bar.update)
+    statistic = table.settings.statistic
+    points = [
+        ValidationPoint(arch_id=arch.id, predicted_ms=predictor.predict(arch), measured_ms=m.value(statistic),
+                        measured_cv=m.cv)
+        for arch, m in zip(archs, measured, strict=True)
+    ]
     elapsed = time.perf_counter() - start
     load = (load_before, os.getloadavg()[0])
     return ValidationReport.from_points(points, device.name, table.space, table.space_hash, elapsed, load)
