@@ -43,7 +43,7 @@ from elasticvit.utils.atomic import write_json
 
 log = logging.getLogger(__name__)
 
-GROUP_SIZE = 50
+GROUP_SIZE = 100
 """Runners timed interleaved at once (prepared together, so memory bounds it), and blocks measured
 between two writes of the partial file."""
 
