@@ -24,6 +24,7 @@ from elasticvit.latency import (
     validate_predictor,
 )
 from elasticvit.latency import collect as collect_mod
+from elasticvit.latency.collect import SpeedReference
 from elasticvit.latency.correction import Correction
 from elasticvit.latency.lut import BlockEntry, LatencyTableError, MeasureSettings, make_header
 from elasticvit.latency.measure import Measurement
@@ -135,17 +136,18 @@ def test_interrupted_collection_resumes(space, tmp_path: Path, monkeypatch: pyte
 
     path = tmp_path / "table.json"
     device = load_device("torch-cpu-1t")
+    cfg = FAST.model_copy(update={"speed_reference": False})
     # The first run measures two groups of two blocks, then is interrupted in the third group.
     monkeypatch.setattr(collect_mod, "measure_runners", lambda r, c, d: fake_measure(r, fail_at=6))
     with pytest.raises(KeyboardInterrupt):
-        collect_table(space, device, NUM_CLASSES, FAST, path, progress=False)
+        collect_table(space, device, NUM_CLASSES, cfg, path, progress=False)
     assert not path.exists()
     partial = collect_mod.load_partial(collect_mod.partial_path_for(path))
     assert len(partial.entries) == 4  # saved after every group
 
     measured.clear()
     monkeypatch.setattr(collect_mod, "measure_runners", lambda r, c, d: fake_measure(r))
-    table = collect_table(space, device, NUM_CLASSES, FAST, path, progress=False)
+    table = collect_table(space, device, NUM_CLASSES, cfg, path, progress=False)
     assert len(measured) == 3  # only the blocks missing from the partial file
     assert set(table.entries) == {s.key for s in specs}
     assert not collect_mod.partial_path_for(path).exists()
@@ -163,8 +165,36 @@ def test_partial_file_of_other_settings_is_not_reused(space, tmp_path: Path, mon
     stale = synthetic_table(space).model_dump(exclude={"correction", "overhead_per_block_ms"})
     stale["settings"]["repeats"] = 99
     collect_mod.write_json(collect_mod.partial_path_for(path), stale)
-    collect_table(space, load_device("torch-cpu-1t"), NUM_CLASSES, FAST, path, progress=False)
+    cfg = FAST.model_copy(update={"speed_reference": False})
+    collect_table(space, load_device("torch-cpu-1t"), NUM_CLASSES, cfg, path, progress=False)
     assert len(calls) == 1 + len(specs)  # call overhead and every block measured afresh
+
+
+def test_speed_reference_scales_groups_measured_at_other_speeds(
+    space, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    """Blocks measured partly while the machine ran 30 % slow, calibration and validation at other
+    speeds: scaled by the reference subnet timed alongside, every runner reads its own latency."""
+    monkeypatch.setattr(collect_mod, "GROUP_SIZE", 500)  # two groups of blocks
+    monkeypatch.setattr(collect_mod, "measure_runner", lambda r, c, d: _measurement(0.001))
+    speeds = iter([1.0, 1.3, 0.8, 1.1])  # the machine's slowdown in each successive group
+
+    def fake_measure(runners, cfg, device):  # type: ignore[no-untyped-def]
+        slow = next(speeds)
+        return [_measurement(2.0 * slow) for _ in runners]  # every runner takes 2 ms undisturbed
+
+    monkeypatch.setattr(collect_mod, "measure_runners", fake_measure)
+    cfg = FAST.model_copy(update={"calibration_archs": 2, "validate_archs": 2})
+    device = load_device("torch-cpu-1t")
+    table = collect_table(space, device, NUM_CLASSES, cfg, tmp_path / "table.json", progress=False)
+    assert table.settings.speed_reference and table.reference is not None
+    assert [e.latency.median_ms for e in table.entries.values()] == pytest.approx([2.0] * len(table.entries))
+    assert [p.measured.median_ms for p in table.calibration] == pytest.approx([2.0, 2.0])
+    report = validate_predictor(space, LatencyPredictor.from_table(table, space), device, cfg, progress=False)
+    assert [p.measured_ms for p in report.points] == pytest.approx([2.0, 2.0])
+    assert [p.speed_factor for p in report.points] == pytest.approx([1 / 1.1, 1 / 1.1])
+    without = FAST.model_copy(update={"speed_reference": False})
+    assert SpeedReference.create(None, None, space, NUM_CLASSES, without, None) is None  # type: ignore[arg-type]
 
 
 def test_collect_and_validate_on_the_device(space, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -125,6 +125,11 @@ class LatencyConfig(Section):
         default=5, ge=1, description="rounds over which the blocks of a group, the calibration archs "
         "and the validation archs are timed interleaved; each keeps its calmest round"
     )
+    speed_reference: bool = Field(
+        default=True, description="time a fixed subnet in every group and scale each group to the "
+        "table's first reading of it, so groups measured while the machine ran slower or faster "
+        "agree (a shared machine's speed drifts; a dedicated device's reads 1.0)"
+    )
     statistic: Literal["median", "min"] = Field(
         default="median", description="the figure of each measurement that tables, calibration and "
         "validation use: the median is what a call typically costs on a dedicated device; the "

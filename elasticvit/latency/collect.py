@@ -2,7 +2,9 @@
 
 Blocks are timed in groups, and the archs of calibration and validation all together, each
 interleaved over a few rounds (``measure_interleaved``), so a stretch of load from other jobs
-cannot make a run of consecutive measurements read slow together.
+cannot make a run of consecutive measurements read slow together; and a fixed reference subnet
+timed in every group (``SpeedReference``) scales groups measured at different machine speeds
+(blocks, calibration, a validation days later) to one.
 
 Collection is resumable: progress goes atomically to ``<table>.partial`` after every group of
 blocks, a restart skips what is already there (if it was measured for the same space, device and settings),
@@ -53,6 +55,7 @@ CALIBRATION_STREAM = 1
 VALIDATION_STREAM = 2
 ORDER_STREAM = 3
 INTERLEAVE_STREAM = 4
+REFERENCE_STREAM = 5
 
 
 def collect_table(
@@ -72,12 +75,14 @@ def collect_table(
     state = _resume(partial_path, header)
     writer = _PartialWriter(partial_path, already_s=state.collect_s)
     specs = space_blocks(space, num_classes)
+    supernet = Supernet(space, num_classes)
     with backend.session():
+        reference = SpeedReference.create(backend, supernet, space, num_classes, cfg, state.reference)
         if state.call_overhead is None:
             state = state.model_copy(update={"call_overhead": measure_call_overhead(backend, cfg)})
-        state = _measure_blocks(backend, specs, state, cfg, writer, progress)
+        state = _measure_blocks(backend, specs, state, cfg, writer, progress, reference)
         archs = calibration_archs(space, cfg.calibration_archs, cfg.seed)
-        state = _calibrate(backend, space, archs, state, cfg, writer, progress)
+        state = _calibrate(backend, supernet, space, archs, state, cfg, writer, progress, reference)
     table = _finish(writer.stamp(state), overhead_once=backend.call_overhead_once)
     table.save(path)
     partial_path.unlink(missing_ok=True)
@@ -113,17 +118,66 @@ def measure_archs(
     archs: list[Arch],
     num_classes: int,
     cfg: LatencyConfig,
+    reference: SpeedReference | None = None,
     progress: Callable[[int], object] | None = None,
-) -> list[Measurement]:
-    """End-to-end latencies of several subnets, timed interleaved in groups; ``progress(n)`` after each group."""
-    measured: list[Measurement] = []
+) -> list[tuple[Measurement, float]]:
+    """End-to-end latencies of several subnets, timed interleaved in groups, each with the factor
+    its group was scaled by (see ``SpeedReference``; 1.0 without one); ``progress(n)`` after each group."""
+    measured: list[tuple[Measurement, float]] = []
     for start in range(0, len(archs), GROUP_SIZE):
         group = archs[start : start + GROUP_SIZE]
         runners = [_arch_runner(backend, supernet, space, a, num_classes) for a in group]
-        measured += measure_runners(runners, cfg, backend.spec)
+        if reference is None:
+            measured += [(m, 1.0) for m in measure_runners(runners, cfg, backend.spec)]
+        else:
+            values, factor = reference.measure(runners)
+            measured += [(m, factor) for m in values]
         if progress is not None:
             progress(len(group))
     return measured
+
+
+class SpeedReference:
+    """A fixed subnet timed interleaved with every group of runners, as a yardstick of speed.
+
+    A shared machine runs 5-25 % slower or faster for minutes at a time, on the thread clock too
+    (a busy neighbour core or memory bus costs CPU time): blocks timed in one minute, calibration
+    archs in the next and validation archs later would disagree by that much, which no correction
+    fitted to the calibration can undo. Every group is therefore scaled by ``baseline / reading``:
+    the reference's first reading (kept in the table) over its reading in that group. On a device
+    whose speed is steady the factors stay near 1.0.
+    """
+
+    def __init__(self, runner: Runner, cfg: LatencyConfig, spec: DeviceSpec, baseline: Measurement | None) -> None:
+        self.runner = runner
+        self.cfg = cfg
+        self.spec = spec
+        self.baseline = baseline
+
+    @classmethod
+    def create(
+        cls,
+        backend: Backend,
+        supernet: Supernet,
+        space: SearchSpace,
+        num_classes: int,
+        cfg: LatencyConfig,
+        baseline: Measurement | None,
+    ) -> SpeedReference | None:
+        """The reference of ``cfg`` (None if ``speed_reference`` is off), scaled to ``baseline`` if known."""
+        if not cfg.speed_reference:
+            return None
+        arch = space.sample(np.random.default_rng([cfg.seed, REFERENCE_STREAM]))
+        return cls(_arch_runner(backend, supernet, space, arch, num_classes), cfg, backend.spec, baseline)
+
+    def measure(self, runners: list[Runner]) -> tuple[list[Measurement], float]:
+        """Time ``runners`` with the reference among them; their measurements scaled, and the factor."""
+        *measured, reading = measure_runners([*runners, self.runner], self.cfg, self.spec)
+        if self.baseline is None:
+            self.baseline = reading
+        statistic = self.cfg.statistic
+        factor = self.baseline.value(statistic) / reading.value(statistic)
+        return [m.scaled(factor) for m in measured], factor
 
 
 def _arch_runner(backend: Backend, supernet: Supernet, space: SearchSpace, arch: Arch, num_classes: int) -> Runner:
@@ -181,7 +235,7 @@ def _resume(partial_path: Path, header: TableHeader) -> PartialTable:
         return fresh
     log.info("resuming from %s: %d blocks already measured", partial_path, len(old.entries))
     # Keep the measurements, take the header (versions, host, date) of this run.
-    kept = {"entries", "call_overhead", "calibration", "collect_s"}
+    kept = {"entries", "call_overhead", "reference", "calibration", "collect_s"}
     return fresh.model_copy(update={k: getattr(old, k) for k in kept})
 
 
@@ -202,6 +256,7 @@ def _measure_blocks(
     cfg: LatencyConfig,
     writer: _PartialWriter,
     progress: bool,
+    reference: SpeedReference | None,
 ) -> PartialTable:
     entries = dict(state.entries)
     # In a random order, a change in the machine's load during collection hits blocks of every
@@ -215,7 +270,12 @@ def _measure_blocks(
         for start in range(0, len(todo), GROUP_SIZE):
             group = todo[start : start + GROUP_SIZE]
             runners = [backend.prepare(build_block(spec), spec.input_shape(batch)) for spec in group]
-            for spec, latency in zip(group, measure_runners(runners, cfg, backend.spec), strict=True):
+            if reference is None:
+                measured = measure_runners(runners, cfg, backend.spec)
+            else:
+                measured, _ = reference.measure(runners)
+                state = state.model_copy(update={"reference": reference.baseline})
+            for spec, latency in zip(group, measured, strict=True):
                 entries[spec.key] = BlockEntry(
                     kind=spec.kind,
                     input_shape=list(spec.input_shape(batch)),
@@ -229,23 +289,24 @@ def _measure_blocks(
 
 def _calibrate(
     backend: Backend,
+    supernet: Supernet,
     space: SearchSpace,
     archs: list[Arch],
     state: PartialTable,
     cfg: LatencyConfig,
     writer: _PartialWriter,
     progress: bool,
+    reference: SpeedReference | None,
 ) -> PartialTable:
     points = list(state.calibration)
     done = {p.arch_id for p in points}
     todo = [a for a in archs if a.id not in done]
     if not todo:
         return state
-    supernet = Supernet(space, state.num_classes)
     with tqdm(total=len(todo), desc=f"{backend.spec.name} calibration", unit="arch", disable=not progress) as bar:
-        measured = measure_archs(backend, supernet, space, todo, state.num_classes, cfg, bar.update)
+        measured = measure_archs(backend, supernet, space, todo, state.num_classes, cfg, reference, bar.update)
     statistic = state.settings.statistic
-    for arch, measurement in zip(todo, measured, strict=True):
+    for arch, (measurement, _) in zip(todo, measured, strict=True):
         keys = [b.key for b in arch_blocks(space, arch, state.num_classes)]
         points.append(
             CalibrationPoint(

@@ -50,12 +50,13 @@ class MeasureSettings(BaseModel):
     min_time_s: float = Field(ge=0.0)
     max_cv: float = Field(gt=0.0)
     rounds: int = Field(default=1, ge=1, description="interleaved rounds (tables before rounds existed: 1)")
+    speed_reference: bool = Field(default=False, description="groups scaled to a reference subnet's speed")
     statistic: Statistic = Field(description="the figure of each measurement the table uses")
 
     @classmethod
     def from_config(cls, cfg: LatencyConfig) -> MeasureSettings:
         return cls(warmup=cfg.warmup, repeats=cfg.repeats, min_time_s=cfg.min_time_s, max_cv=cfg.max_cv,
-                   rounds=cfg.rounds, statistic=cfg.statistic)
+                   rounds=cfg.rounds, speed_reference=cfg.speed_reference, statistic=cfg.statistic)
 
 
 class BlockEntry(BaseModel):
@@ -108,6 +109,7 @@ class PartialTable(TableHeader):
 
     entries: dict[str, BlockEntry] = Field(default_factory=dict)
     call_overhead: Measurement | None = None
+    reference: Measurement | None = None
     calibration: list[CalibrationPoint] = Field(default_factory=list)
     collect_s: float = Field(default=0.0, ge=0.0, description="collection wall time so far")
 
@@ -120,6 +122,10 @@ class LatencyTable(TableHeader):
     overhead_per_block_ms: float = Field(
         ge=0.0, description="subtracted from every block before summing (0 if the backend pays "
         "its call overhead per block even inside a model)"
+    )
+    reference: Measurement | None = Field(
+        default=None, description="the speed reference subnet's first reading, which every group "
+        "of measurements is scaled to (settings.speed_reference)"
     )
     calibration: list[CalibrationPoint]
     correction: Correction

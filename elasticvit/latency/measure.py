@@ -54,6 +54,10 @@ class Measurement(BaseModel):
         """The figure predictions use: ``median`` or ``min`` (see ``LatencyConfig.statistic``)."""
         return self.median_ms if statistic == "median" else self.min_ms
 
+    def scaled(self, factor: float) -> Measurement:
+        """The same measurement with every time multiplied by ``factor`` (the cv is unchanged)."""
+        return self.model_copy(update={k: getattr(self, k) * factor for k in ("median_ms", "mean_ms", "std_ms", "min_ms")})
+
 
 def measure(
     runner: Runner,

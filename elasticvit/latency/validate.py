@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from elasticvit.config.experiment import LatencyConfig
 from elasticvit.latency.backends import get_backend
-from elasticvit.latency.collect import VALIDATION_STREAM, measure_archs, sample_archs
+from elasticvit.latency.collect import VALIDATION_STREAM, SpeedReference, measure_archs, sample_archs
 from elasticvit.latency.devices import DeviceSpec
 from elasticvit.latency.predictor import LatencyPredictor
 from elasticvit.model import Supernet
@@ -28,8 +28,10 @@ class ValidationPoint(BaseModel):
 
     arch_id: str
     predicted_ms: float
-    measured_ms: float = Field(description="the table's statistic of the outlier-trimmed samples")
+    measured_ms: float = Field(description="the table's statistic of the outlier-trimmed samples, "
+                               "scaled to the table's reference speed")
     measured_cv: float
+    speed_factor: float = Field(default=1.0, gt=0.0, description="the scaling applied (see SpeedReference)")
 
 
 class ValidationReport(BaseModel):
@@ -42,6 +44,7 @@ class ValidationReport(BaseModel):
     space_hash: str
     n: int = Field(ge=1)
     within_10pct: float = Field(ge=0.0, le=1.0, description="share with |pred - meas| <= 10 % meas")
+    within_10pct_raw: float = Field(ge=0.0, le=1.0, description="the same against the unscaled measurements")
     rmse_ms: float = Field(ge=0.0)
     mean_abs_rel_error: float = Field(ge=0.0)
     max_abs_rel_error: float = Field(ge=0.0)
@@ -61,6 +64,7 @@ class ValidationReport(BaseModel):
     ) -> ValidationReport:
         predicted = np.array([p.predicted_ms for p in points])
         measured = np.array([p.measured_ms for p in points])
+        raw = measured / np.array([p.speed_factor for p in points])
         rel = np.abs(predicted - measured) / measured
         return cls(
             device=device,
@@ -68,6 +72,7 @@ class ValidationReport(BaseModel):
             space_hash=space_hash,
             n=len(points),
             within_10pct=float(np.mean(rel <= TOLERANCE)),
+            within_10pct_raw=float(np.mean(np.abs(predicted - raw) <= TOLERANCE * raw)),
             rmse_ms=float(np.sqrt(np.mean((predicted - measured) ** 2))),
             mean_abs_rel_error=float(rel.mean()),
             max_abs_rel_error=float(rel.max()),
@@ -91,7 +96,8 @@ def validate_predictor(
     """Measure ``n`` random subnets (default ``cfg.validate_archs``) on ``device`` and compare.
 
     The archs come from a random stream independent of the calibration archs, so the correction
-    is judged on subnets it was not fitted to.
+    is judged on subnets it was not fitted to. If the table has a speed reference reading, the
+    measurements are scaled to it (``within_10pct``) and also compared unscaled (``within_10pct_raw``).
     """
     table = predictor.table
     table.check(space.hash, device)
@@ -102,12 +108,15 @@ def validate_predictor(
     start = time.perf_counter()
     with backend.session(), tqdm(total=len(archs), desc=f"{device.name} validation", unit="arch",
                                  disable=not progress) as bar:
-        measured = measure_archs(backend, supernet, space, archs, table.num_classes, cfg, bar.update)
+        # Scaled to the speed the table was measured at, when the table has a reference reading.
+        reference = table.reference and SpeedReference.create(
+            backend, supernet, space, table.num_classes, cfg, table.reference)
+        measured = measure_archs(backend, supernet, space, archs, table.num_classes, cfg, reference, bar.update)
     statistic = table.settings.statistic
     points = [
         ValidationPoint(arch_id=arch.id, predicted_ms=predictor.predict(arch), measured_ms=m.value(statistic),
-                        measured_cv=m.cv)
-        for arch, m in zip(archs, measured, strict=True)
+                        measured_cv=m.cv, speed_factor=factor)
+        for arch, (m, factor) in zip(archs, measured, strict=True)
     ]
     elapsed = time.perf_counter() - start
     load = (load_before, os.getloadavg()[0])
