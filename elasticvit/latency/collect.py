@@ -137,19 +137,26 @@ def measure_archs(
     return measured
 
 
+REFERENCE_ARCHS = 5
+"""Subnets timed as the speed reference: the median of their factors, so that no one subnet's
+noisy reading sets the scale of a whole group."""
+
+
 class SpeedReference:
-    """A fixed subnet timed interleaved with every group of runners, as a yardstick of speed.
+    """A few fixed subnets timed interleaved with every group of runners, as a yardstick of speed.
 
     A shared machine runs 5-25 % slower or faster for minutes at a time, on the thread clock too
     (a busy neighbour core or memory bus costs CPU time): blocks timed in one minute, calibration
     archs in the next and validation archs later would disagree by that much, which no correction
-    fitted to the calibration can undo. Every group is therefore scaled by ``baseline / reading``:
-    the reference's first reading (kept in the table) over its reading in that group. On a device
-    whose speed is steady the factors stay near 1.0.
+    fitted to the calibration can undo. Every group is therefore scaled by the median over the
+    reference subnets of ``baseline / reading``: each one's first reading (kept in the table) over
+    its reading in that group. On a device whose speed is steady the factors stay near 1.0.
     """
 
-    def __init__(self, runner: Runner, cfg: LatencyConfig, spec: DeviceSpec, baseline: Measurement | None) -> None:
-        self.runner = runner
+    def __init__(
+        self, runners: list[Runner], cfg: LatencyConfig, spec: DeviceSpec, baseline: list[Measurement] | None
+    ) -> None:
+        self.runners = runners
         self.cfg = cfg
         self.spec = spec
         self.baseline = baseline
@@ -162,21 +169,23 @@ class SpeedReference:
         space: SearchSpace,
         num_classes: int,
         cfg: LatencyConfig,
-        baseline: Measurement | None,
+        baseline: list[Measurement] | None,
     ) -> SpeedReference | None:
         """The reference of ``cfg`` (None if ``speed_reference`` is off), scaled to ``baseline`` if known."""
         if not cfg.speed_reference:
             return None
-        arch = space.sample(np.random.default_rng([cfg.seed, REFERENCE_STREAM]))
-        return cls(_arch_runner(backend, supernet, space, arch, num_classes), cfg, backend.spec, baseline)
+        archs = sample_archs(space, REFERENCE_ARCHS, np.random.default_rng([cfg.seed, REFERENCE_STREAM]))
+        return cls([_arch_runner(backend, supernet, space, a, num_classes) for a in archs], cfg, backend.spec, baseline)
 
     def measure(self, runners: list[Runner]) -> tuple[list[Measurement], float]:
         """Time ``runners`` with the reference among them; their measurements scaled, and the factor."""
-        *measured, reading = measure_runners([*runners, self.runner], self.cfg, self.spec)
+        measured = measure_runners([*runners, *self.runners], self.cfg, self.spec)
+        measured, readings = measured[: len(runners)], measured[len(runners) :]
         if self.baseline is None:
-            self.baseline = reading
+            self.baseline = readings
         statistic = self.cfg.statistic
-        factor = self.baseline.value(statistic) / reading.value(statistic)
+        factor = float(np.median([b.value(statistic) / r.value(statistic)
+                                  for b, r in zip(self.baseline, readings, strict=True)]))
         return [m.scaled(factor) for m in measured], factor
 
 

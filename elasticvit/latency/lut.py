@@ -109,7 +109,7 @@ class PartialTable(TableHeader):
 
     entries: dict[str, BlockEntry] = Field(default_factory=dict)
     call_overhead: Measurement | None = None
-    reference: Measurement | None = None
+    reference: list[Measurement] | None = None
     calibration: list[CalibrationPoint] = Field(default_factory=list)
     collect_s: float = Field(default=0.0, ge=0.0, description="collection wall time so far")
 
@@ -123,8 +123,8 @@ class LatencyTable(TableHeader):
         ge=0.0, description="subtracted from every block before summing (0 if the backend pays "
         "its call overhead per block even inside a model)"
     )
-    reference: Measurement | None = Field(
-        default=None, description="the speed reference subnet's first reading, which every group "
+    reference: list[Measurement] | None = Field(
+        default=None, description="the speed reference subnets' first readings, which every group "
         "of measurements is scaled to (settings.speed_reference)"
     )
     calibration: list[CalibrationPoint]
