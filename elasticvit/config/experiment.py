@@ -126,9 +126,9 @@ class LatencyConfig(Section):
         "and the validation archs are timed interleaved; each keeps its calmest round"
     )
     speed_reference: bool = Field(
-        default=True, description="time a fixed subnet in every group and scale each group to the "
-        "table's first reading of it, so groups measured while the machine ran slower or faster "
-        "agree (a shared machine's speed drifts; a dedicated device's reads 1.0)"
+        default=True, description="time a few fixed subnets in every group and scale each group to "
+        "the table's first readings of them, so groups measured while the machine ran slower or "
+        "faster agree (a shared machine's speed drifts; a dedicated device's factors stay near 1.0)"
     )
     statistic: Literal["median", "min"] = Field(
         default="median", description="the figure of each measurement that tables, calibration and "

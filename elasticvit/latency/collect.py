@@ -2,9 +2,9 @@
 
 Blocks are timed in groups, and the archs of calibration and validation all together, each
 interleaved over a few rounds (``measure_interleaved``), so a stretch of load from other jobs
-cannot make a run of consecutive measurements read slow together; and a fixed reference subnet
-timed in every group (``SpeedReference``) scales groups measured at different machine speeds
-(blocks, calibration, a validation days later) to one.
+cannot make a run of consecutive measurements read slow together; and a few fixed reference
+subnets timed in every group (``SpeedReference``) scale groups measured at different machine
+speeds (blocks, calibration, a validation days later) to one.
 
 Collection is resumable: progress goes atomically to ``<table>.partial`` after every group of
 blocks, a restart skips what is already there (if it was measured for the same space, device and settings),
@@ -127,11 +127,8 @@ def measure_archs(
     for start in range(0, len(archs), GROUP_SIZE):
         group = archs[start : start + GROUP_SIZE]
         runners = [_arch_runner(backend, supernet, space, a, num_classes) for a in group]
-        if reference is None:
-            measured += [(m, 1.0) for m in measure_runners(runners, cfg, backend.spec)]
-        else:
-            values, factor = reference.measure(runners)
-            measured += [(m, factor) for m in values]
+        values, factor = _measure_group(runners, cfg, backend.spec, reference)
+        measured += [(m, factor) for m in values]
         if progress is not None:
             progress(len(group))
     return measured
@@ -203,6 +200,15 @@ def measure_runners(runners: list[Runner], cfg: LatencyConfig, device: DeviceSpe
     rng = np.random.default_rng([cfg.seed, INTERLEAVE_STREAM, len(runners)])
     return measure_interleaved(runners, cfg.rounds, cfg.warmup, cfg.repeats, cfg.min_time_s,
                                CLOCKS[device.clock], cfg.statistic, rng)
+
+
+def _measure_group(
+    runners: list[Runner], cfg: LatencyConfig, device: DeviceSpec, reference: SpeedReference | None
+) -> tuple[list[Measurement], float]:
+    """One group timed interleaved, scaled by ``reference`` if given; and the factor applied."""
+    if reference is None:
+        return measure_runners(runners, cfg, device), 1.0
+    return reference.measure(runners)
 
 
 def calibration_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
@@ -279,10 +285,8 @@ def _measure_blocks(
         for start in range(0, len(todo), GROUP_SIZE):
             group = todo[start : start + GROUP_SIZE]
             runners = [backend.prepare(build_block(spec), spec.input_shape(batch)) for spec in group]
-            if reference is None:
-                measured = measure_runners(runners, cfg, backend.spec)
-            else:
-                measured, _ = reference.measure(runners)
+            measured, _ = _measure_group(runners, cfg, backend.spec, reference)
+            if reference is not None:
                 state = state.model_copy(update={"reference": reference.baseline})
             for spec, latency in zip(group, measured, strict=True):
                 entries[spec.key] = BlockEntry(

@@ -50,7 +50,7 @@ class MeasureSettings(BaseModel):
     min_time_s: float = Field(ge=0.0)
     max_cv: float = Field(gt=0.0)
     rounds: int = Field(default=1, ge=1, description="interleaved rounds (tables before rounds existed: 1)")
-    speed_reference: bool = Field(default=False, description="groups scaled to a reference subnet's speed")
+    speed_reference: bool = Field(default=False, description="groups scaled to reference subnets' speed")
     statistic: Statistic = Field(description="the figure of each measurement the table uses")
 
     @classmethod
