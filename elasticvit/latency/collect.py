@@ -297,7 +297,7 @@ def _measure_blocks(
                 )
             state = writer.save(state.model_copy(update={"entries": entries}))
             bar.update(len(group))
-    return writer.save(state.model_copy(update={"entries": entries}))
+    return state
 
 
 def _calibrate(

@@ -71,8 +71,8 @@ class ValidationReport(BaseModel):
             space=space,
             space_hash=space_hash,
             n=len(points),
-            within_10pct=float(np.mean(rel <= TOLERANCE)),
-            within_10pct_raw=float(np.mean(np.abs(predicted - raw) <= TOLERANCE * raw)),
+            within_10pct=_share_within(predicted, measured),
+            within_10pct_raw=_share_within(predicted, raw),
             rmse_ms=float(np.sqrt(np.mean((predicted - measured) ** 2))),
             mean_abs_rel_error=float(rel.mean()),
             max_abs_rel_error=float(rel.max()),
@@ -109,8 +109,9 @@ def validate_predictor(
     with backend.session(), tqdm(total=len(archs), desc=f"{device.name} validation", unit="arch",
                                  disable=not progress) as bar:
         # Scaled to the speed the table was measured at, when the table has a reference reading.
-        reference = table.reference and SpeedReference.create(
-            backend, supernet, space, table.num_classes, cfg, table.reference)
+        reference = None
+        if table.reference is not None:
+            reference = SpeedReference.create(backend, supernet, space, table.num_classes, cfg, table.reference)
         measured = measure_archs(backend, supernet, space, archs, table.num_classes, cfg, reference, bar.update)
     statistic = table.settings.statistic
     points = [
@@ -121,3 +122,8 @@ def validate_predictor(
     elapsed = time.perf_counter() - start
     load = (load_before, os.getloadavg()[0])
     return ValidationReport.from_points(points, device.name, table.space, table.space_hash, elapsed, load)
+
+
+def _share_within(predicted: np.ndarray, measured: np.ndarray) -> float:
+    """Share of predictions within ``TOLERANCE`` of the measured latency, relative to it."""
+    return float(np.mean(np.abs(predicted - measured) <= TOLERANCE * measured))
