@@ -15,6 +15,13 @@ devices' latency tables measured on this machine:
 (c) the wall time of the full search (every budget) for the first device on an empty accuracy
     cache, then for the second device reusing it.
 
+A search's best is the top of its evaluations on the val images it scores on, so part of its lead
+is luck on those images. Each chosen subnet is therefore also scored on the val images no search
+sees (``*_heldout``), and ``ranking`` says how far the supernet ranks subnets at all: the
+correlation between random subnets' accuracies on the searched images and on the held-out ones
+(near 0: their differences are noise of the val sample, and no search can beat random by more than
+luck).
+
 Writes ``bench/results/search_quality.json``; the supernet, tables and searches live under
 ``artifacts/bench/search/`` and are reused when the benchmark is run again (the search timings are
 always taken afresh, on an emptied cache).
@@ -36,17 +43,18 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import shutil  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
 from elasticvit.config.experiment import DataConfig, ExperimentConfig  # noqa: E402
-from elasticvit.data import prepare_dataset  # noqa: E402
+from elasticvit.data import InMemoryLoader, load_split, prepare_dataset  # noqa: E402
 from elasticvit.latency import LatencyPredictor, LatencyTable, collect_table, load_device, table_path  # noqa: E402
 from elasticvit.search import AccuracyEvaluator, CacheContext, Constraint, EvaluationCache, evolve, random_search  # noqa: E402
 from elasticvit.search.device import DeviceSearchResult  # noqa: E402
-from elasticvit.search.scoring import SupernetScorer, scoring_data, torch_threads  # noqa: E402
+from elasticvit.search.scoring import ScoringData, SupernetScorer, balanced_subset, scoring_data, torch_threads  # noqa: E402
 from elasticvit.search.stage import SEARCH_POOL_SIZE, cache_path, device_measure, run_search  # noqa: E402
 from elasticvit.space import Arch  # noqa: E402
 from elasticvit.space.pools import FlopsPools  # noqa: E402
@@ -62,6 +70,11 @@ WORK = ROOT / "artifacts" / "bench" / "search"
 DEVICES = ("torch-cpu-1t", "torch-cpu-2t", "onnx-cpu-1t")
 BUDGET_FRACTIONS = [0.2, 0.45, 0.7]
 """Of each device's predicted latency range, from its fastest subnet to its slowest."""
+RUN_FIGURES = ("evolution", "random", "evolution_heldout", "random_heldout")
+"""What each search seed's pair of runs reports: its best's accuracy on the searched val images and
+on the held-out ones."""
+RANKING_SUBNETS = 80
+"""Random subnets scored on both val halves to tell how far the supernet ranks subnets."""
 
 log = logging.getLogger("bench.search_quality")
 
@@ -80,11 +93,11 @@ SCALES = {
     "quick": Scale(
         epochs=1, steps_per_epoch=4, search_seeds=1, batch_size=32, per_class=60,
         search={"population": 6, "generations": 2, "parents": 3, "mutations": 3, "crossovers": 3,
-                "val_samples": 60, "calib_batches": 1, "calib_batch_size": 32},
+                "val_samples": 30, "calib_batches": 1, "calib_batch_size": 32},
         latency={"warmup": 1, "repeats": 3, "min_time_s": 0.0, "calibration_archs": 3, "validate_archs": 3},
     ),
     "cpu": Scale(
-        epochs=10, steps_per_epoch=120, search_seeds=2, batch_size=64, per_class=None,
+        epochs=10, steps_per_epoch=120, search_seeds=3, batch_size=64, per_class=None,
         search={"population": 12, "generations": 6, "parents": 4, "mutations": 6, "crossovers": 6,
                 "patience": 2, "predictor_screen": 4, "predictor_min_points": 40,
                 "val_samples": 500, "calib_batches": 2, "calib_batch_size": 100},
@@ -114,8 +127,10 @@ def main(argv: list[str] | None = None) -> None:
         r = results[device]
         log.info("%s: searched in %.0f s (%d measured, %d from cache)", device, r.search_s, r.measured, r.cache_hits)
 
+    comparison, ranking = evolution_vs_random(cfg, results, scale.search_seeds)
     report = {
-        "evolution_vs_random": evolution_vs_random(cfg, results, scale.search_seeds),
+        "evolution_vs_random": comparison,
+        "ranking": ranking,
         "specialisation": specialisation(cfg, results),
         "first_device_search_s": round(results[DEVICES[0]].search_s, 1),
         "second_device_search_s": round(results[DEVICES[1]].search_s, 1),
@@ -176,9 +191,10 @@ def tables(cfg: ExperimentConfig) -> None:
 
 def evolution_vs_random(
     cfg: ExperimentConfig, results: dict[str, DeviceSearchResult], seeds: int
-) -> list[dict[str, object]]:
+) -> tuple[list[dict[str, object]], dict[str, float]]:
     """The paper's evolution (nothing from the cache seeds it, no predictor) against random search
-    with as many distinct accuracy evaluations, both drawing from the same pools with the same seed.
+    with as many distinct accuracy evaluations, both drawing from the same pools with the same seed;
+    and how far the supernet ranks subnets (see the module docstring).
 
     Each pair runs with ``seeds`` search seeds and the row reports the means (and each run): one
     search's best is the luckiest of its evaluations, so a single pair differs by chance.
@@ -191,6 +207,7 @@ def evolution_vs_random(
     data = scoring_data(cfg.data.output_dir, cfg.search)
     evaluator = AccuracyEvaluator(SupernetScorer(supernet, data), EvaluationCache(cache_path(cfg.search)),
                                   CacheContext(supernet=sha256_file(supernet_path), data=data.hash))
+    heldout = SupernetScorer(supernet, heldout_data(cfg, data))
     pools = FlopsPools.cached(space, cfg.sampling.num_levels, meta.num_classes, SEARCH_POOL_SIZE, cfg.search.seed,
                               Path(cfg.search.output_dir) / "pools")
 
@@ -204,20 +221,59 @@ def evolution_vs_random(
             predictor = LatencyPredictor.from_table(LatencyTable.load(table_path(cfg.latency.output_dir, device)), space)
             for i, budget in enumerate(b.budget_ms for b in results[device].budgets):
                 admits = Constraint(budget, predictor.predict).admits
-                evo_runs, rnd_runs, evaluations = [], [], []
+                runs: dict[str, list[float]] = {k: [] for k in RUN_FIGURES}
+                evaluations = []
                 for seed in range(seeds):
                     stream = [cfg.search.seed, i, seed]
                     evo = evolve(space, evaluator, admits, plain, np.random.default_rng(stream),
                                  sample=sample, seeds=[space.smallest()])
                     rnd = random_search(sample, evaluator, admits, evo.evaluations, np.random.default_rng(stream))
-                    evo_runs.append(round(evo.best.accuracy, 4))
-                    rnd_runs.append(round(rnd.best.accuracy, 4))
+                    for name, outcome in (("evolution", evo), ("random", rnd)):
+                        runs[name].append(round(outcome.best.accuracy, 4))
+                        runs[f"{name}_heldout"].append(round(heldout(outcome.best.arch), 4))
                     evaluations.append(evo.evaluations)
                 rows.append({"device": device, "budget_ms": round(budget, 4),
-                             "evolution": round(float(np.mean(evo_runs)), 4), "random": round(float(np.mean(rnd_runs)), 4),
-                             "evolution_runs": evo_runs, "random_runs": rnd_runs, "evaluations": evaluations})
+                             **{k: round(float(np.mean(v)), 4) for k, v in runs.items()},
+                             **{f"{k}_runs": v for k, v in runs.items()}, "evaluations": evaluations})
                 log.info("%s", rows[-1])
-    return rows
+        ranking = ranking_signal(sample, evaluator, heldout, np.random.default_rng([cfg.search.seed, RANKING_SUBNETS]))
+    log.info("ranking: %s", ranking)
+    return rows, ranking
+
+
+def heldout_data(cfg: ExperimentConfig, searched: ScoringData) -> ScoringData:
+    """The val images the searches do not score on, with the searches' BN calibration batches."""
+    images, labels = load_split(cfg.data.output_dir, "val")
+    searched_images = balanced_subset(np.asarray(labels), cfg.search.val_samples, cfg.search.seed)
+    rest = np.setdiff1d(np.arange(len(labels)), searched_images)
+    if rest.size == 0:
+        raise ValueError("search.val_samples covers the whole val split: no held-out images left")
+    loader = InMemoryLoader(images[rest], labels[rest], batch_size=cfg.search.eval_batch_size, shuffle=False,
+                            augment=False, drop_last=False)
+    return searched.model_copy(update={"val_batches": list(loader), "hash": f"{searched.hash}-heldout"})
+
+
+def ranking_signal(
+    sample: Callable[[np.random.Generator], Arch], evaluator: AccuracyEvaluator, heldout: SupernetScorer,
+    rng: np.random.Generator,
+) -> dict[str, float]:
+    """Correlation of random subnets' accuracies on the searched and on the held-out val images."""
+    archs = list({a.id: a for a in (sample(rng) for _ in range(RANKING_SUBNETS))}.values())
+    searched = np.array(evaluator.evaluate_many(archs))
+    other = np.array([heldout(a) for a in archs])
+    return {"subnets": len(archs), "pearson": round(float(np.corrcoef(searched, other)[0, 1]), 3),
+            "spearman": round(float(np.corrcoef(_ranks(searched), _ranks(other))[0, 1]), 3),
+            "searched_sd": round(float(searched.std()), 4), "heldout_sd": round(float(other.std()), 4)}
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks with ties given their mean rank (Spearman's correlation is Pearson's of these)."""
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(len(values))
+    for v in np.unique(values):
+        ranks[values == v] = ranks[values == v].mean()
+    return ranks
 
 
 def specialisation(cfg: ExperimentConfig, results: dict[str, DeviceSearchResult]) -> list[dict[str, object]]:
