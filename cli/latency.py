@@ -111,10 +111,7 @@ def validate(
             report = validate_predictor(search_space, predictor, spec, cfg.latency, n, progress)
             report.save(path.with_name("validation.json"))
             scatter_plot(report, path.with_name("validation.png"))
-            typer.echo(
-                f"{spec.name}: {report.within_10pct:.1%} within ±10 %, RMSE {report.rmse_ms:.4f} ms "
-                f"(n={report.n}) -> {path.with_name('validation.json')}"
-            )
+            typer.echo(f"{spec.name}: {report.summary()} -> {path.with_name('validation.json')}")
 
 
 @contextlib.contextmanager

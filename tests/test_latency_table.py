@@ -177,7 +177,7 @@ def test_speed_reference_scales_groups_measured_at_other_speeds(
     speeds: scaled by the reference subnet timed alongside, every runner reads its own latency."""
     monkeypatch.setattr(collect_mod, "GROUP_SIZE", 500)  # two groups of blocks
     monkeypatch.setattr(collect_mod, "measure_runner", lambda r, c, d: _measurement(0.001))
-    speeds = iter([1.0, 1.3, 0.8, 1.1])  # the machine's slowdown in each successive group
+    speeds = iter([1.0, 1.3, 0.8, 1.1, 0.9])  # the machine's slowdown in each successive group
 
     def fake_measure(runners, cfg, device):  # type: ignore[no-untyped-def]
         slow = next(speeds)
@@ -193,6 +193,8 @@ def test_speed_reference_scales_groups_measured_at_other_speeds(
     report = validate_predictor(space, LatencyPredictor.from_table(table, space), device, cfg, progress=False)
     assert [p.measured_ms for p in report.points] == pytest.approx([2.0, 2.0])
     assert [p.speed_factor for p in report.points] == pytest.approx([1 / 1.1, 1 / 1.1])
+    assert [p.remeasured_ms for p in report.points] == pytest.approx([2.0, 2.0])  # a fifth group at 0.9
+    assert report.remeasure_within_10pct == 1.0
     without = FAST.model_copy(update={"speed_reference": False})
     assert SpeedReference.create(None, None, space, NUM_CLASSES, without, None) is None  # type: ignore[arg-type]
 
@@ -206,6 +208,29 @@ def test_collect_and_validate_on_the_device(space, tmp_path: Path) -> None:  # t
     assert table.correction.points == 3 and table.runtime["torch"]
     report = validate_predictor(space, LatencyPredictor.from_table(table, space), device, cfg, progress=False)
     assert report.n == 3 and 0.0 <= report.within_10pct <= 1.0 and report.rmse_ms >= 0.0
+    assert report.remeasured == 3 and all(p.remeasured_ms > 0.0 for p in report.points)  # type: ignore[operator]
+
+
+def test_validation_times_some_subnets_twice(space, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The remeasured subnets tell how far the device disagrees with itself, a ceiling for the
+    predictor's score: here the second group reads one subnet 5 % and the other 25 % slower."""
+    groups = iter([[2.0, 2.0, 2.0], [2.1, 2.5]])
+
+    def fake_measure(runners, cfg, device):  # type: ignore[no-untyped-def]
+        values = next(groups)
+        assert len(runners) == len(values)
+        return [_measurement(v) for v in values]
+
+    monkeypatch.setattr(collect_mod, "measure_runners", fake_measure)
+    predictor = LatencyPredictor.from_table(synthetic_table(space), space)
+    cfg = FAST.model_copy(update={"remeasure_archs": 2})
+    report = validate_predictor(space, predictor, load_device("torch-cpu-1t"), cfg, progress=False)
+    assert [p.remeasured_ms for p in report.points] == [2.1, 2.5, None]
+    assert report.remeasured == 2 and report.remeasure_within_10pct == 0.5
+    assert report.remeasure_rms_rel_diff == pytest.approx(np.sqrt((0.05**2 + 0.25**2) / 2))
+    assert "50% of 2 subnets agree with themselves" in report.summary()
+    once = ValidationReport.from_points(report.points[2:], "dev", "cifar", "abc", measure_s=1.0)
+    assert once.remeasured == 0 and once.remeasure_within_10pct is None and "agree" not in once.summary()
 
 
 def test_scatter_plot_writes_a_png(tmp_path: Path) -> None:

@@ -137,6 +137,10 @@ class LatencyConfig(Section):
     )
     calibration_archs: int = Field(default=30, ge=0)
     validate_archs: int = Field(default=50, ge=1)
+    remeasure_archs: int = Field(
+        default=20, ge=0, description="validation subnets timed a second time, as a group of their "
+        "own: how closely the device agrees with itself is as closely as any prediction can be judged"
+    )
     seed: int = 0
     output_dir: Path = Path("artifacts/latency")
 

@@ -32,6 +32,7 @@ class ValidationPoint(BaseModel):
                                "scaled to the table's reference speed")
     measured_cv: float
     speed_factor: float = Field(default=1.0, gt=0.0, description="the scaling applied (see SpeedReference)")
+    remeasured_ms: float | None = Field(default=None, description="a second measurement, scaled alike")
 
 
 class ValidationReport(BaseModel):
@@ -48,6 +49,14 @@ class ValidationReport(BaseModel):
     rmse_ms: float = Field(ge=0.0)
     mean_abs_rel_error: float = Field(ge=0.0)
     max_abs_rel_error: float = Field(ge=0.0)
+    remeasured: int = Field(default=0, ge=0, description="points measured a second time")
+    remeasure_within_10pct: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="share of them whose second measurement is within "
+        "10 % of the first: the device's agreement with itself, a ceiling for `within_10pct`"
+    )
+    remeasure_rms_rel_diff: float | None = Field(
+        default=None, ge=0.0, description="root mean square of (second - first) / first"
+    )
     measure_s: float = Field(ge=0.0, description="wall time of the end-to-end measurements")
     load_avg_1m: tuple[float, float] = Field(description="machine load before and after measuring")
     points: list[ValidationPoint]
@@ -66,6 +75,9 @@ class ValidationReport(BaseModel):
         measured = np.array([p.measured_ms for p in points])
         raw = measured / np.array([p.speed_factor for p in points])
         rel = np.abs(predicted - measured) / measured
+        twice = [p for p in points if p.remeasured_ms is not None]
+        first = np.array([p.measured_ms for p in twice])
+        second = np.array([p.remeasured_ms for p in twice])
         return cls(
             device=device,
             space=space,
@@ -76,6 +88,9 @@ class ValidationReport(BaseModel):
             rmse_ms=float(np.sqrt(np.mean((predicted - measured) ** 2))),
             mean_abs_rel_error=float(rel.mean()),
             max_abs_rel_error=float(rel.max()),
+            remeasured=len(twice),
+            remeasure_within_10pct=_share_within(second, first) if twice else None,
+            remeasure_rms_rel_diff=float(np.sqrt(np.mean(((second - first) / first) ** 2))) if twice else None,
             measure_s=measure_s,
             load_avg_1m=load_avg_1m,
             points=points,
@@ -83,6 +98,13 @@ class ValidationReport(BaseModel):
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         return write_json(path, self.model_dump(mode="json"))
+
+    def summary(self) -> str:
+        line = f"{self.within_10pct:.1%} within ±{TOLERANCE:.0%}, RMSE {self.rmse_ms:.4f} ms (n={self.n})"
+        if self.remeasure_within_10pct is None:
+            return line
+        return (f"{line}; timed twice, {self.remeasure_within_10pct:.0%} of {self.remeasured} subnets agree "
+                f"with themselves within ±{TOLERANCE:.0%}")
 
 
 def validate_predictor(
@@ -98,26 +120,31 @@ def validate_predictor(
     The archs come from a random stream independent of the calibration archs, so the correction
     is judged on subnets it was not fitted to. If the table has a speed reference reading, the
     measurements are scaled to it (``within_10pct``) and also compared unscaled (``within_10pct_raw``).
+    The first ``cfg.remeasure_archs`` archs are then timed again as a group of their own: where two
+    measurements of one subnet disagree by 10 %, so may a prediction and a measurement.
     """
     table = predictor.table
     table.check(space.hash, device)
     archs = sample_archs(space, n or cfg.validate_archs, np.random.default_rng([cfg.seed, VALIDATION_STREAM]))
     backend = get_backend(device)
     supernet = Supernet(space, table.num_classes)
+    again = archs[: cfg.remeasure_archs]
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
-    with backend.session(), tqdm(total=len(archs), desc=f"{device.name} validation", unit="arch",
+    with backend.session(), tqdm(total=len(archs) + len(again), desc=f"{device.name} validation", unit="arch",
                                  disable=not progress) as bar:
         # Scaled to the speed the table was measured at, when the table has a reference reading.
         reference = None
         if table.reference is not None:
             reference = SpeedReference.create(backend, supernet, space, table.num_classes, cfg, table.reference)
         measured = measure_archs(backend, supernet, space, archs, table.num_classes, cfg, reference, bar.update)
+        remeasured = measure_archs(backend, supernet, space, again, table.num_classes, cfg, reference, bar.update)
     statistic = table.settings.statistic
+    second = [m.value(statistic) for m, _ in remeasured] + [None] * (len(archs) - len(again))
     points = [
         ValidationPoint(arch_id=arch.id, predicted_ms=predictor.predict(arch), measured_ms=m.value(statistic),
-                        measured_cv=m.cv, speed_factor=factor)
-        for arch, (m, factor) in zip(archs, measured, strict=True)
+                        measured_cv=m.cv, speed_factor=factor, remeasured_ms=m2)
+        for arch, (m, factor), m2 in zip(archs, measured, second, strict=True)
     ]
     elapsed = time.perf_counter() - start
     load = (load_before, os.getloadavg()[0])
