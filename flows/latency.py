@@ -26,10 +26,5 @@ def latency_device(
         num_classes = read_manifest(cfg.data.output_dir).num_classes
     table = refresh_if_missing(collect_latency, latency_marker(cfg, device))(cfg, device, num_classes, parent_run_id=parent_run_id, announce=announce)
     report = validate_latency(cfg, table)
-    link_run_artifact(
-        cfg,
-        table["mlflow_run_id"],
-        f"latency-{device}",
-        f"{device}: {report['within_10pct']:.1%} of predictions within ±10 %, RMSE {report['rmse_ms']:.4f} ms",
-    )
+    link_run_artifact(cfg, table["mlflow_run_id"], f"latency-{device}", f"{device}: {report['summary']}")
     return {**table, **report}

@@ -80,7 +80,7 @@ def announce_table(cfg: ExperimentConfig, device: str, path: Path, digest: str) 
 
 
 @task(name="latency-validate", retries=1)
-def validate_latency(cfg: ExperimentConfig, table: dict[str, str]) -> dict[str, float]:
+def validate_latency(cfg: ExperimentConfig, table: dict[str, str]) -> dict[str, float | str]:
     """Compare predicted with measured end-to-end latency of random subnets; log report and plot."""
     space = load_space(cfg.space.name)
     spec = load_device(table["device"])
@@ -96,7 +96,7 @@ def validate_latency(cfg: ExperimentConfig, table: dict[str, str]) -> dict[str, 
         mlflow.log_metrics(metrics)
         mlflow.log_artifact(str(report_path), artifact_path="latency")
         mlflow.log_artifact(str(plot_path), artifact_path="latency")
-    return {"within_10pct": report.within_10pct, "rmse_ms": report.rmse_ms}
+    return {"within_10pct": report.within_10pct, "rmse_ms": report.rmse_ms, "summary": report.summary()}
 
 
 @task(name="latency-table-record")
