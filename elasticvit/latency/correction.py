@@ -10,8 +10,9 @@ so their sum misses what only a whole model shows:
 - size-proportional effects (the scale): in a model each block finds its weights evicted by the
   previous blocks' (slower), while inside one graph ONNX Runtime fuses across block boundaries and
   skips layout conversions between consecutive convolutions (faster).
-- per-block effects (the per-block term): hand-offs between blocks that a block timed alone does
-  not see, e.g. waking the intra-op thread pool for each block's first operator with two threads.
+- per-block effects (the per-block term, of either sign): hand-offs between blocks that a block
+  timed alone does not see (e.g. waking the intra-op thread pool for each block with two threads),
+  or a fixed cost each separately timed block pays that a model does not.
 
 So ``measured ~= scale * compute + per_block * blocks + offset`` with ``compute`` the block sum
 minus the subtracted call overheads, fitted on a few calibration archs measured end to end. The
@@ -74,7 +75,7 @@ def fit_correction(
 
     Of the two linear models (scale, per-block term and offset; scale and offset) the one with the
     lower leave-one-out error wins, so the per-block term is only kept where it predicts archs it
-    was not fitted on better (it does for two-thread eager; elsewhere it mostly fits noise). A model
+    was not fitted on better (it mostly does for eager PyTorch, hardly for ONNX Runtime). A model
     needs more points than terms; ties (too few points to cross-validate) go to the simpler one.
     With one point only the scale is fitted (the offset being one call overhead); with none, there
     is no correction beyond that call.
