@@ -24,7 +24,9 @@ luck).
 
 Writes ``bench/results/search_quality.json``; the supernet, tables and searches live under
 ``artifacts/bench/search/`` and are reused when the benchmark is run again (the search timings are
-always taken afresh, on an emptied cache).
+always taken afresh, on an emptied cache). Run it alone: the tables and timings are of the shipped
+devices, whose OpenMP threads spin while waiting, and another busy process on the same cores slows
+them many times over.
 
     python -m bench.search_quality --quick     # smoke run: minutes, numbers meaningless
     python -m bench.search_quality             # the CPU run reported in docs/benchmarks.md
@@ -32,36 +34,31 @@ always taken afresh, on an emptied cache).
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
 import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
 
-# Several jobs share this machine's two cores: spinning OpenMP threads then wait on each other and
-# slow torch down tenfold. Must be set before torch starts its thread pool.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numpy as np
+from pydantic import BaseModel
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import shutil  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-from pydantic import BaseModel  # noqa: E402
-
-from elasticvit.config.experiment import DataConfig, ExperimentConfig  # noqa: E402
-from elasticvit.data import InMemoryLoader, load_split, prepare_dataset  # noqa: E402
-from elasticvit.latency import LatencyPredictor, LatencyTable, collect_table, load_device, table_path  # noqa: E402
-from elasticvit.search import AccuracyEvaluator, CacheContext, Constraint, EvaluationCache, evolve, random_search  # noqa: E402
-from elasticvit.search.device import DeviceSearchResult  # noqa: E402
-from elasticvit.search.scoring import ScoringData, SupernetScorer, balanced_subset, scoring_data, torch_threads  # noqa: E402
-from elasticvit.search.stage import SEARCH_POOL_SIZE, cache_path, device_measure, run_search  # noqa: E402
-from elasticvit.space import Arch  # noqa: E402
-from elasticvit.space.pools import FlopsPools  # noqa: E402
-from elasticvit.training import load_supernet, train_supernet  # noqa: E402
-from elasticvit.training.checkpoint import SUPERNET_NAME  # noqa: E402
-from elasticvit.utils.atomic import write_json  # noqa: E402
-from elasticvit.utils.hashing import sha256_file  # noqa: E402
+from elasticvit.config.experiment import DataConfig, ExperimentConfig
+from elasticvit.data import InMemoryLoader, load_split, prepare_dataset
+from elasticvit.latency import LatencyPredictor, LatencyTable, collect_table, load_device, table_path
+from elasticvit.search import AccuracyEvaluator, CacheContext, Constraint, EvaluationCache, evolve, random_search
+from elasticvit.search.device import DeviceSearchResult
+from elasticvit.search.scoring import ScoringData, SupernetScorer, balanced_subset, scoring_data, torch_threads
+from elasticvit.search.stage import SEARCH_POOL_SIZE, cache_path, device_measure, run_search
+from elasticvit.space import Arch
+from elasticvit.space.pools import FlopsPools
+from elasticvit.training import load_supernet, train_supernet
+from elasticvit.training.checkpoint import SUPERNET_NAME
+from elasticvit.utils.atomic import write_json
+from elasticvit.utils.hashing import sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"
@@ -97,7 +94,7 @@ SCALES = {
         latency={"warmup": 1, "repeats": 3, "min_time_s": 0.0, "calibration_archs": 3, "validate_archs": 3},
     ),
     "cpu": Scale(
-        epochs=10, steps_per_epoch=120, search_seeds=3, batch_size=64, per_class=None,
+        epochs=30, steps_per_epoch=120, search_seeds=3, batch_size=64, per_class=None,
         search={"population": 12, "generations": 6, "parents": 4, "mutations": 6, "crossovers": 6,
                 "patience": 2, "predictor_screen": 4, "predictor_min_points": 40,
                 "val_samples": 500, "calib_batches": 2, "calib_batch_size": 100},
@@ -136,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         "second_device_search_s": round(results[DEVICES[1]].search_s, 1),
         "setup": {
             "scale": tag, "train_s": train_s, "devices": list(DEVICES),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
             "budgets_ms": {d: [b.budget_ms for b in r.budgets] for d, r in results.items()},
             "search": cfg.search.model_dump(mode="json"),
             "searches": {d: {"search_s": round(r.search_s, 1), "measured": r.measured, "cache_hits": r.cache_hits}
