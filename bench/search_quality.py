@@ -169,6 +169,10 @@ def train(cfg: ExperimentConfig) -> float | None:
     """Train (resuming an interrupted run); the wall time, or None when it was already trained."""
     out = Path(cfg.training.output_dir)
     if (out / SUPERNET_NAME).exists():
+        trained = json.loads((out / "metrics.json").read_text())["epochs"]
+        if trained != cfg.training.epochs:
+            raise SystemExit(f"{out} holds a supernet trained for {trained} epochs, this scale trains "
+                             f"{cfg.training.epochs}: move it away to train afresh")
         return None
     started = time.perf_counter()
     result = train_supernet(cfg, Path(cfg.data.output_dir), out)
