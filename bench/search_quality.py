@@ -56,7 +56,7 @@ from elasticvit.search.stage import SEARCH_POOL_SIZE, cache_path, device_measure
 from elasticvit.space import Arch
 from elasticvit.space.pools import FlopsPools
 from elasticvit.training import load_supernet, train_supernet
-from elasticvit.training.checkpoint import SUPERNET_NAME
+from elasticvit.training.checkpoint import METRICS_NAME, SUPERNET_NAME
 from elasticvit.utils.atomic import write_json
 from elasticvit.utils.hashing import sha256_file
 
@@ -169,7 +169,7 @@ def train(cfg: ExperimentConfig) -> float | None:
     """Train (resuming an interrupted run); the wall time, or None when it was already trained."""
     out = Path(cfg.training.output_dir)
     if (out / SUPERNET_NAME).exists():
-        trained = json.loads((out / "metrics.json").read_text())["epochs"]
+        trained = json.loads((out / METRICS_NAME).read_text())["epochs"]
         if trained != cfg.training.epochs:
             raise SystemExit(f"{out} holds a supernet trained for {trained} epochs, this scale trains "
                              f"{cfg.training.epochs}: move it away to train afresh")
