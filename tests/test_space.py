@@ -77,7 +77,7 @@ def test_sampling_covers_every_choice():
     archs = [space.sample(rng) for _ in range(400)]
     assert {a.resolution for a in archs} == set(space.resolutions)
     assert {a.stages[2].depth for a in archs} == set(space.stages[2].depths)
-    assert {layer.v_scale for a in archs for layer in a.stages[5].layers} == set(space.stages[5].v_scales)
+    assert {layer.v_scale for a in archs for layer in a.stages[3].layers} == set(space.stages[3].v_scales)
 
 
 def _replace_stage(arch: Arch, index: int, **update) -> Arch:
@@ -94,16 +94,16 @@ def _replace_stage(arch: Arch, index: int, **update) -> Arch:
         (lambda a: a.model_copy(update={"stem_kernels": (7,)}), "stem: kernel 7 of layer 1"),
         (lambda a: a.model_copy(update={"stem_kernels": (3, 3, 3)}), "stem: depth 3"),
         (lambda a: _replace_stage(a, 2, width=50), r"stage S3 \(transformer\): width 50"),
-        (lambda a: _replace_stage(a, 2, width=80), r"stage S4 \(transformer\): width 64 is narrower"),
+        (lambda a: a.model_copy(update={"stem_width": 24}), r"stage S1 \(mbconv\): width 16 is narrower than the previous stage's 24"),
         (lambda a: _replace_stage(a, 1, layers=(MBConvLayer(kernel=7, expansion=2),)),
          r"stage S2 \(mbconv\): kernel 7 of layer 1"),
-        (lambda a: _replace_stage(a, 4, layers=(TransformerLayer(mlp_ratio=9, v_scale=1),)),
-         r"stage S5 \(transformer\): mlp_ratio 9 of layer 1"),
-        (lambda a: _replace_stage(a, 4, layers=(TransformerLayer(mlp_ratio=2, v_scale=1),) * 9),
-         r"stage S5 \(transformer\): depth 9"),
+        (lambda a: _replace_stage(a, 3, layers=(TransformerLayer(mlp_ratio=9, v_scale=1),)),
+         r"stage S4 \(transformer\): mlp_ratio 9 of layer 1"),
+        (lambda a: _replace_stage(a, 3, layers=(TransformerLayer(mlp_ratio=2, v_scale=1),) * 9),
+         r"stage S4 \(transformer\): depth 9"),
         (lambda a: _replace_stage(a, 0, layers=(TransformerLayer(mlp_ratio=2, v_scale=1),)),
          r"stage S1 \(mbconv\): layers must be MBConvLayer"),
-        (lambda a: a.model_copy(update={"stages": a.stages[:-1]}), "5 stages, the space 6"),
+        (lambda a: a.model_copy(update={"stages": a.stages[:-1]}), "3 stages, the space 4"),
     ],
 )
 def test_invalid_archs_are_rejected_naming_stage_and_choice(edit, message):
