@@ -63,6 +63,9 @@ WORK = ROOT / "artifacts" / "bench" / "supernet_quality"
 RECORDS = RESULTS / "supernet_quality_records"
 LATENCY_DEVICE = "torch-cpu-1t"
 LATENCY_BUDGET_MS = 1.8
+# timm resnet18's batch-1 latency on one thread of the machine the issue's 1.8 ms was set on
+# (../shared/ENVIRONMENT.md): scales the budget to this machine's speed for a second reading
+RESNET18_MS_REFERENCE = 4.6
 MIDDLE_LEVEL_QUANTILES = (0.25, 0.5, 0.75)
 ARCH_SEED = 20261202
 
@@ -258,7 +261,8 @@ def train_standalone(cfg: ExperimentConfig, space: SearchSpace, arch: Arch, data
     with seeded(cfg.training.seed):
         model = Resized(SubnetModel(space, arch, read_manifest(data_dir).num_classes))
     log.info("standalone %s: %d epochs", arch.id, cfg.training.epochs)
-    trained = train_baseline(model, images, labels, cfg.training, Budget(epochs=cfg.training.epochs), name=arch.id)
+    trained = train_baseline(model, images, labels, cfg.training, Budget(epochs=cfg.training.epochs), name=arch.id,
+                             callbacks=[LogProgress(f"standalone {arch.id}", every=200)])
     result = {"arch_id": arch.id, "val": top1(model, test, 32), "train_s": round(trained.train_s, 1),
               "images_per_s": round(trained.images_per_s, 1), "epochs": cfg.training.epochs}
     write_json(cache / f"{_standalone_key(cfg, arch, data_dir)}.json", result)
@@ -276,7 +280,9 @@ def build_report(
          "inherited_val": accs[i], "standalone_val": (standalone.get(n) or {}).get("val")}
         for i, (n, a) in enumerate(named.items())
     ]
-    complete = all(r["standalone_val"] is not None for r in rows)
+    done = [r for r in rows if r["standalone_val"] is not None]
+    complete = len(done) == len(rows)
+    scale = inherited["timm_resnet18_ms"] / RESNET18_MS_REFERENCE
     halves = np.asarray(inherited["halves"][k:])
     return {
         "budget_s": training["budget_s"],
@@ -288,6 +294,9 @@ def build_report(
         "archs": rows,
         "kendall_tau": kendall_tau([r["inherited_val"] for r in rows], [r["standalone_val"] for r in rows])
         if complete else None,
+        "standalone_done": len(done),
+        "kendall_tau_over_done": kendall_tau([r["inherited_val"] for r in done], [r["standalone_val"] for r in done])
+        if len(done) >= 3 else None,
         "random_subnets": {
             "n": len(randoms),
             "spread_pts": round(spread_pts(accs[k:]), 2),
@@ -298,6 +307,8 @@ def build_report(
         "largest_val": rows[-1]["inherited_val"],
         "smallest_val": rows[0]["inherited_val"],
         "best_val_at_1p8ms": best_under(accs, lats, LATENCY_BUDGET_MS),
+        "machine_scale_vs_reference": round(scale, 3),
+        "best_val_at_1p8ms_reference_scaled": best_under(accs, lats, LATENCY_BUDGET_MS * scale),
         "latency_device": LATENCY_DEVICE,
         "timm_resnet18_ms_1t": round(inherited["timm_resnet18_ms"], 3),
         "random_latency_ms": [round(x, 3) for x in lats[k:]],
@@ -312,17 +323,33 @@ def markdown(report: dict) -> str:
         lines.append(f"| {r['name']} | {r['macs'] / 1e6:.1f} | {r['latency_ms_1t']:.2f} | "
                      f"{100 * r['inherited_val']:.1f} | {alone} |")
     rs = report["random_subnets"]
-    best = report["best_val_at_1p8ms"]
+    scaled = LATENCY_BUDGET_MS * report["machine_scale_vs_reference"]
     lines += [
         "",
         f"Training {report['budget_s']:.0f} s ({report['epochs']} epochs, {report['steps']} steps, "
-        f"{report['strategy']}); Kendall tau {report['kendall_tau']}; {rs['n']} random subnets: spread "
-        f"{rs['spread_pts']:.1f} pts, split-half Spearman {rs['split_half_spearman']}, mean "
-        f"{100 * rs['mean_val']:.1f} %; best at <= {LATENCY_BUDGET_MS} ms: "
-        f"{'-' if best is None else f'{100 * best:.1f} %'} (resnet18 on the same device: "
-        f"{report['timm_resnet18_ms_1t']:.2f} ms).",
+        f"{report['strategy']}); Kendall tau {_tau_text(report)}; {rs['n']} random subnets: spread "
+        f"{rs['spread_pts']:.1f} pts, split-half Spearman {_num(rs['split_half_spearman'])}, mean "
+        f"{100 * rs['mean_val']:.1f} %; best at <= {LATENCY_BUDGET_MS} ms: {_pct(report['best_val_at_1p8ms'])}, "
+        f"at <= {scaled:.2f} ms (the budget scaled by resnet18, {report['timm_resnet18_ms_1t']:.2f} ms here "
+        f"against {RESNET18_MS_REFERENCE} ms): {_pct(report['best_val_at_1p8ms_reference_scaled'])}.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f} %"
+
+
+def _tau_text(report: dict) -> str:
+    if report["kendall_tau"] is not None:
+        return _num(report["kendall_tau"])
+    done, total = report["standalone_done"], len(report["archs"])
+    partial = report["kendall_tau_over_done"]
+    return f"- ({done} of {total} standalone runs" + (f"; {_num(partial)} over those)" if partial is not None else ")")
 
 
 def plot(report: dict) -> bytes:
@@ -341,16 +368,19 @@ def plot(report: dict) -> bytes:
     left.plot([lo, hi], [lo, hi], "k--", lw=0.7)
     left.set_xlabel("trained alone, val top-1 (%)")
     left.set_ylabel("inherited from the supernet (%)")
-    left.set_title(f"Kendall tau {report['kendall_tau']}")
+    left.set_title(f"Kendall tau {_tau_text(report)}")
     right.scatter(report["random_latency_ms"], [100 * a for a in report["random_val"]], s=10, label="random subnets")
     for r in report["archs"]:
         right.scatter(r["latency_ms_1t"], 100 * r["inherited_val"], marker="^")
         right.annotate(r["name"], (r["latency_ms_1t"], 100 * r["inherited_val"]), fontsize=7)
-    right.axvline(LATENCY_BUDGET_MS, color="grey", lw=0.7, ls=":")
+    right.axvline(LATENCY_BUDGET_MS, color="grey", lw=0.7, ls=":", label=f"{LATENCY_BUDGET_MS} ms")
+    right.axvline(LATENCY_BUDGET_MS * report["machine_scale_vs_reference"], color="grey", lw=0.7, ls="--",
+                  label="the same, scaled by resnet18")
+    right.legend(fontsize=7)
     right.set_xlabel(f"latency on {LATENCY_DEVICE} (ms)")
     right.set_ylabel("inherited val top-1 (%)")
     right.set_title(f"spread {report['random_subnets']['spread_pts']:.1f} pts, "
-                    f"split-half rho {report['random_subnets']['split_half_spearman']}")
+                    f"split-half rho {_num(report['random_subnets']['split_half_spearman'])}")
     for ax in (left, right):
         ax.grid(alpha=0.3)
     fig.tight_layout()

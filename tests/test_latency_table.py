@@ -175,7 +175,8 @@ def test_speed_reference_scales_groups_measured_at_other_speeds(
 ) -> None:
     """Blocks measured partly while the machine ran 30 % slow, calibration and validation at other
     speeds: scaled by the reference subnet timed alongside, every runner reads its own latency."""
-    monkeypatch.setattr(collect_mod, "GROUP_SIZE", 500)  # two groups of blocks
+    blocks = len(collect_mod.space_blocks(space, NUM_CLASSES))
+    monkeypatch.setattr(collect_mod, "GROUP_SIZE", blocks // 2 + 1)  # two groups of blocks
     monkeypatch.setattr(collect_mod, "measure_runner", lambda r, c, d: _measurement(0.001))
     speeds = iter([1.0, 1.3, 0.8, 1.1, 0.9])  # the machine's slowdown in each successive group
 
