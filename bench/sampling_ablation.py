@@ -35,10 +35,7 @@ from elasticvit.model import Supernet
 from elasticvit.space import Arch, load_space
 from elasticvit.space.complexity import arch_macs
 from elasticvit.training import (
-    EpochMetrics,
-    NoOpCallback,
     ProbeResult,
-    StepMetrics,
     accuracy,
     evaluate_subnet,
     load_supernet,
@@ -48,6 +45,8 @@ from elasticvit.training import (
 )
 from elasticvit.training.bn_calibration import preserved_bn_state
 from elasticvit.utils.atomic import write_json, write_text
+
+from bench.supernet_eval import LogProgress
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"
@@ -171,23 +170,6 @@ def run_strategy(strategy: str, seed: int, budget: Budget, data_dir: Path, work:
     outcome = RunOutcome(summary=summary, frontier=frontier, evals=evals)
     write_text(cached, outcome.model_dump_json(indent=1))
     return outcome
-
-
-class LogProgress(NoOpCallback):
-    """A log line every ``every`` steps and per epoch, for a benchmark running under nohup."""
-
-    def __init__(self, name: str, every: int) -> None:
-        self.name, self.every, self.started = name, every, time.perf_counter()
-
-    def on_step(self, record: StepMetrics) -> None:
-        if record.step % self.every == 0:
-            m = record.metrics
-            log.info("%s step %d: loss %.3f, grad cos %.3f, %.1f s/step", self.name, record.step, m["loss"],
-                     m.get("grad_cos_prev_step", float("nan")), (time.perf_counter() - self.started) / self.every)
-            self.started = time.perf_counter()
-
-    def on_epoch(self, record: EpochMetrics) -> None:
-        log.info("%s epoch %d: %s", self.name, record.epoch, {k: round(v, 4) for k, v in record.per_level.items()})
 
 
 def experiment_config(strategy: str, seed: int, budget: Budget) -> ExperimentConfig:
