@@ -1,0 +1,62 @@
+"""The ``report`` stage: a run's report from its config and its stages' records, in ``report_dir``.
+
+The latency tables, the search space and the training history are found where the config puts
+them (``latency.output_dir``, ``space.name``, ``training.output_dir``); a device without a table
+gets no bars, a run without ``history.json`` (a supernet trained elsewhere) no training curve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from elasticvit.baselines.compare import Comparison, compare_all
+from elasticvit.config.experiment import ExperimentConfig
+from elasticvit.export.stage import ExportReport
+from elasticvit.latency.lut import table_path
+from elasticvit.latency.predictor import LatencyPredictor
+from elasticvit.report.history import TrainingCurve
+from elasticvit.report.run import RunReport, build_run_report, write_run_report
+from elasticvit.search.device import DeviceSearchResult
+from elasticvit.space import load_space
+from elasticvit.training.checkpoint import HISTORY_NAME
+
+
+def report_dir(cfg: ExperimentConfig) -> Path:
+    """``<storage.artifacts_dir>/report``, beside the stages' own output folders."""
+    return Path(cfg.storage.artifacts_dir) / "report"
+
+
+def run_report(
+    cfg: ExperimentConfig,
+    searches: Sequence[DeviceSearchResult],
+    exports: Sequence[ExportReport],
+    comparison: Comparison | None = None,
+    facts: Mapping[str, str] | None = None,
+) -> list[Path]:
+    """Build and write the report; return the files written, ``index.html`` last.
+
+    Without a ``comparison`` (a run with no baselines) the Pareto data comes from ``searches`` alone.
+    """
+    return write_run_report(report_of(cfg, searches, exports, comparison, facts), report_dir(cfg))
+
+
+def report_of(
+    cfg: ExperimentConfig,
+    searches: Sequence[DeviceSearchResult],
+    exports: Sequence[ExportReport],
+    comparison: Comparison | None = None,
+    facts: Mapping[str, str] | None = None,
+) -> RunReport:
+    space = load_space(cfg.space.name)
+    tables = {d: table_path(cfg.latency.output_dir, d) for d in cfg.latency.devices}
+    history = Path(cfg.training.output_dir) / HISTORY_NAME
+    base = {"config": cfg.name, "space": cfg.space.name, "dataset": cfg.data.source, "sampler": cfg.sampling.strategy}
+    return build_run_report(
+        f"elasticvit run report: {cfg.name}",
+        exports,
+        comparison if comparison is not None else compare_all(searches, []),
+        {d: LatencyPredictor.load(p, space) for d, p in tables.items() if p.exists()},
+        curve=TrainingCurve.load(history) if history.exists() else None,
+        facts={**base, **(facts or {})},
+    )

@@ -1,0 +1,221 @@
+"""The run report from hand-made records: two devices, two baselines, synthetic tables of the cifar space."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import matplotlib.image
+import pytest
+
+from elasticvit.baselines import BaselineResult, compare, compare_all
+from elasticvit.baselines.compare import ComparisonRow, ParetoPoint
+from elasticvit.export.stage import ExportedModel, ExportReport
+from elasticvit.latency import LatencyPredictor, LatencyTable, Measurement, load_device
+from elasticvit.latency.correction import Correction
+from elasticvit.latency.lut import BlockEntry, MeasureSettings, make_header
+from elasticvit.model.blocks import arch_blocks, space_blocks
+from elasticvit.report import (
+    FIXED,
+    RunReport,
+    TrainingCurve,
+    block_stages,
+    build_run_report,
+    latency_breakdown,
+    verdict,
+    write_run_report,
+)
+from elasticvit.search import BudgetResult, CloudPoint, DeviceSearchResult
+from elasticvit.space import Arch, SearchSpace, load_space
+from tests.test_baselines import make_baseline_result
+
+NUM_CLASSES = 10
+DEVICES = ("torch-cpu-1t", "onnx-cpu-1t")
+# ms per million MACs by block kind: attention is relatively dear on the first device, cheap on the second
+COST = {"torch-cpu-1t": {"transformer": 0.05, "default": 0.02}, "onnx-cpu-1t": {"transformer": 0.01, "default": 0.03}}
+# a correction with every term set (and a negative offset), so the split is tested against all of them
+CORRECTION = {
+    "torch-cpu-1t": Correction(scale=1.3, per_block_ms=0.002, offset_ms=-0.01, points=5),
+    "onnx-cpu-1t": Correction(scale=0.9, per_block_ms=-0.001, offset_ms=0.05, points=5),
+}
+BASELINES = ("resnet18", "mobilenetv3_small_100")
+HISTORY = [
+    {"epoch": 1, "smallest": 0.30, "largest": 0.35, "level0": 0.32, "loss": 2.1, "lr": 0.002},
+    {"epoch": 2, "smallest": 0.41, "largest": 0.52, "level0": 0.45, "loss": 1.7, "lr": 0.001},
+]
+
+
+@pytest.fixture(scope="module")
+def space() -> SearchSpace:
+    return load_space("cifar")
+
+
+@pytest.fixture(scope="module")
+def predictors(space: SearchSpace) -> dict[str, LatencyPredictor]:
+    return {d: LatencyPredictor.from_table(_table(space, d), space) for d in DEVICES}
+
+
+@pytest.fixture(scope="module")
+def archs(space: SearchSpace) -> dict[str, Arch]:
+    """The subnet chosen per device: the largest where attention is cheap, the smallest elsewhere."""
+    return {"torch-cpu-1t": space.smallest(), "onnx-cpu-1t": space.largest()}
+
+
+def test_split_per_kind_and_stage_sums_to_the_prediction(
+    space: SearchSpace, predictors: dict[str, LatencyPredictor], archs: dict[str, Arch]
+) -> None:
+    for arch in archs.values():
+        assert len(block_stages(space, arch)) == len(arch_blocks(space, arch, NUM_CLASSES))
+        for device, predictor in predictors.items():
+            b = latency_breakdown(predictor, arch)
+            assert b.predicted_ms == pytest.approx(predictor.predict(arch), rel=1e-12)
+            assert sum(b.by_kind.values()) == pytest.approx(b.predicted_ms, rel=1e-9)
+            assert sum(b.by_stage.values()) == pytest.approx(b.predicted_ms, rel=1e-9)
+            assert b.by_kind[FIXED] == b.by_stage[FIXED] == CORRECTION[device].offset_ms
+            assert {"first_conv", "mbconv", "downsample", "transformer", "head"} <= set(b.by_kind)
+            assert list(b.by_stage) == ["first conv", "stem", "S1 mbconv", "S2 mbconv", "S3 transformer",
+                                        "S4 transformer", "head", FIXED]
+    # attention is what the first device makes expensive: a larger share of the same subnet there
+    big = {d: latency_breakdown(p, archs["onnx-cpu-1t"]) for d, p in predictors.items()}
+    share = {d: b.by_kind["transformer"] / b.predicted_ms for d, b in big.items()}
+    assert share["torch-cpu-1t"] > share["onnx-cpu-1t"]
+
+
+def test_page_shows_every_device_baseline_and_chosen_arch(
+    tmp_path: Path, predictors: dict[str, LatencyPredictor], archs: dict[str, Arch]
+) -> None:
+    baselines = [make_baseline_result(name, acc, {"torch-cpu-1t": ms, "onnx-cpu-1t": 2 * ms})
+                 for name, acc, ms in [(BASELINES[0], 0.80, 0.5), (BASELINES[1], 0.55, 2.0)]]
+    report = _report(predictors, archs, baselines, curve=TrainingCurve.from_rows(HISTORY))
+    paths = write_run_report(report, tmp_path / "report")
+    page = paths[-1]
+    assert page.name == "index.html" and page.parent == tmp_path / "report"
+    text = page.read_text()
+    for name in (*DEVICES, *BASELINES, *(a.id for a in archs.values())):
+        assert name in text
+    assert "resnet18 still wins" in text and "beats mobilenetv3_small_100" in text
+    assert "No baselines" not in text and "No training history" not in text
+
+    files = re.findall(r'href="([^"]+\.png)"', text)
+    embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', text)
+    assert sorted(files) == sorted(["pareto-torch-cpu-1t.png", "pareto-onnx-cpu-1t.png", "latency-by-kind.png",
+                                    "latency-by-stage.png", "training-curve.png"])
+    assert len(embedded) == len(files)
+    for name, data in zip(files, embedded, strict=True):
+        path = page.parent / name
+        assert path in paths
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert matplotlib.image.imread(path).ndim == 3
+        assert base64.b64decode(data) == path.read_bytes()  # the page carries the same picture
+    assert RunReport.model_validate_json((page.parent / "report.json").read_text()) == report
+
+
+def test_report_without_baselines_or_history(
+    tmp_path: Path, predictors: dict[str, LatencyPredictor], archs: dict[str, Arch]
+) -> None:
+    report = _report(predictors, archs, [])
+    assert report.comparison.rows == [] and all(not p.baselines for p in report.comparison.paretos)
+    text = write_run_report(report, tmp_path)[-1].read_text()
+    assert text.count("No baselines in this run") == len(DEVICES)
+    assert "No training history" in text
+    assert "against the baselines" not in text
+    assert "training-curve.png" not in text and "pareto-onnx-cpu-1t.png" in text
+
+
+def test_text_is_escaped(tmp_path: Path, predictors: dict[str, LatencyPredictor], archs: dict[str, Arch]) -> None:
+    baselines = [make_baseline_result("net<script>", 0.7, {d: 1.0 for d in DEVICES})]
+    report = _report(predictors, archs, baselines, facts={"note": "<b>x</b> & y"}, title="a < b")
+    text = write_run_report(report, tmp_path)[-1].read_text()
+    assert "<script>" not in text and "<b>x</b>" not in text and "a < b" not in text
+    assert "net&lt;script&gt;" in text and "&lt;b&gt;x&lt;/b&gt; &amp; y" in text and "a &lt; b" in text
+
+
+def test_verdict_says_who_wins_and_by_how_much() -> None:
+    subnets = [ParetoPoint(name=n, kind="chosen", accuracy=a, latency_ms=ms, measured=True)
+               for n, ms, a in [("a", 1.0, 0.60), ("b", 2.0, 0.70)]]
+    names = {"a": "dev-1ms", "b": "dev-2ms"}
+
+    def row(ms: float, acc: float) -> ComparisonRow:
+        return compare(ParetoPoint(name="base", kind="baseline", accuracy=acc, latency_ms=ms, measured=True),
+                       subnets, "dev")
+
+    assert verdict(row(2.5, 0.65), names) == (
+        "base is beaten: dev-2ms is 5.0 pts more accurate at no more latency; dev-2ms is 1.25x faster at no "
+        "less accuracy."
+    )
+    assert verdict(row(1.5, 0.75), names) == (
+        "base still wins: it is 15.0 pts more accurate than the best subnet no slower (dev-1ms); no searched "
+        "subnet reaches its accuracy (75.0 %)."
+    )
+    assert verdict(row(0.5, 0.65), names) == (
+        "base still wins: no searched subnet is as fast (0.5 ms); it is 4.00x faster than the fastest subnet "
+        "as accurate (dev-2ms)."
+    )
+    assert verdict(row(2.0, 0.70), names) == "base ties with dev-2ms: same accuracy, same latency."
+
+
+def test_training_curve_reads_the_loops_history(tmp_path: Path) -> None:
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(HISTORY))
+    curve = TrainingCurve.load(path)
+    assert curve.epochs == [1, 2] and curve.loss == [2.1, 1.7]
+    assert curve.accuracy == {"smallest": [0.30, 0.41], "largest": [0.35, 0.52], "level0": [0.32, 0.45]}
+    with pytest.raises(ValueError, match="one value per epoch"):
+        TrainingCurve(epochs=[1, 2], accuracy={"largest": [0.5]})
+
+
+# --- hand-made records ----------------------------------------------------------------------------
+
+
+def _report(
+    predictors: dict[str, LatencyPredictor], archs: dict[str, Arch], baselines: list[BaselineResult],
+    title: str = "test run", **kwargs: Any,
+) -> RunReport:
+    searches = [_search(d, archs[d]) for d in DEVICES]
+    exports = [_export(d, archs[d]) for d in DEVICES]
+    return build_run_report(title, exports, compare_all(searches, baselines), predictors, **kwargs)
+
+
+def _search(device: str, arch: Arch) -> DeviceSearchResult:
+    cloud = [CloudPoint(arch_id=f"other-{i}", predicted_ms=0.2 * (i + 1), val_accuracy=0.4 + 0.05 * i)
+             for i in range(6)]
+    chosen = BudgetResult(
+        budget_ms=0.9, arch_id=arch.id, arch=arch.model_dump(mode="json"), predicted_ms=0.8, measured_ms=0.85,
+        val_accuracy=0.62, macs=1_000_000, params=50_000, evaluations=6, measured=6, history=[0.6, 0.62],
+        search_s=1.0,
+    )
+    cloud.append(CloudPoint(arch_id=arch.id, predicted_ms=0.8, val_accuracy=0.62))
+    return DeviceSearchResult(device=device, supernet="s", data="d", budgets=[chosen], cloud=cloud, front=cloud,
+                              measured=6, cache_hits=0, search_s=1.0)
+
+
+def _export(device: str, arch: Arch) -> ExportReport:
+    model = ExportedModel(
+        name=f"{device}-0.9ms", device=device, budget_ms=0.9, arch_id=arch.id, predicted_ms=0.8, measured_ms=0.85,
+        val_accuracy=0.62, standalone_val_accuracy=0.62, test_accuracy=0.6, onnx_max_abs_diff=1e-6,
+        onnx_tolerance=1e-4, macs=1_000_000, params=50_000, onnx=Path("model.onnx"), checkpoint=Path("model.pt"),
+        card=Path("MODEL_CARD.md"),
+    )
+    return ExportReport(device=device, supernet_sha256="s", data_version="d", models=[model])
+
+
+def _table(space: SearchSpace, device: str) -> LatencyTable:
+    cost = COST[device]
+    entries = {
+        s.key: BlockEntry(kind=s.kind, input_shape=list(s.input_shape(1)), config=s.model_dump(mode="json"),
+                          latency=_ms(0.005 + cost.get(s.kind, cost["default"]) * s.macs / 1e6))
+        for s in space_blocks(space, NUM_CLASSES)
+    }
+    settings = MeasureSettings(warmup=1, repeats=3, min_time_s=0.0, max_cv=0.1, statistic="median")
+    header = make_header(space.name, space.hash, NUM_CLASSES, load_device(device), settings, {"torch": "x"})
+    return LatencyTable(
+        **header.model_dump(), entries=entries, call_overhead=_ms(0.004), overhead_per_block_ms=0.001,
+        calibration=[], correction=CORRECTION[device], collect_s=0.0,
+    )
+
+
+def _ms(value: float) -> Measurement:
+    return Measurement(count=3, trimmed=0, attempts=1, median_ms=value, mean_ms=value, std_ms=0.0, min_ms=value, cv=0.0)
