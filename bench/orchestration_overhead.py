@@ -5,8 +5,8 @@ Each round runs the pipeline twice from scratch in fresh folders: once as the ``
 (against a local ``prefect server``, tracked in a SQLite MLflow store: tasks, caching checks,
 MLflow runs, artifacts, model registration) and once as the plain library calls the tasks wrap
 (prepare, train, latency table and validation per device, search and export per device,
-baselines and their comparison). The order alternates between rounds so machine load drifts hit
-both alike. Writes ``bench/results/orchestration_overhead.json``:
+baselines and their comparison, the run report). The order alternates between rounds so machine
+load drifts hit both alike. Writes ``bench/results/orchestration_overhead.json``:
 ``{"prefect_s": T, "direct_s": T, "ratio": R, "runs": N, ...}`` with the medians over rounds.
 
     python -m bench.orchestration_overhead                 # the quickstart config as shipped
@@ -30,6 +30,7 @@ from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.data import prepare_dataset, read_manifest
 from elasticvit.export.stage import run_export
 from elasticvit.latency import LatencyPredictor, collect_table, load_device, table_path, validate_predictor
+from elasticvit.report.stage import run_report
 from elasticvit.search.stage import run_search
 from elasticvit.space import load_space
 from elasticvit.training import train_supernet
@@ -87,6 +88,7 @@ def _folders(root: Path) -> list[str]:
         f"data.output_dir={root / 'data'}", f"training.output_dir={root / 'supernet'}",
         f"latency.output_dir={root / 'latency'}", f"search.output_dir={root / 'search'}",
         f"search.export_dir={root / 'export'}", f"baselines.output_dir={root / 'baselines'}",
+        f"storage.artifacts_dir={root}",
     ]
 
 
@@ -101,14 +103,16 @@ def direct(cfg: ExperimentConfig) -> None:
         table = collect_table(space, spec, num_classes, cfg.latency, table_path(cfg.latency.output_dir, device),
                               progress=False)
         validate_predictor(space, LatencyPredictor.from_table(table, space), spec, cfg.latency, progress=False)
-    searches = []
+    searches, exports = [], []
     for device in cfg.latency.devices:
         searches.append(run_search(cfg, device))
-        run_export(cfg, device)
+        exports.append(run_export(cfg, device))
     budget = resolve_budget(cfg.baselines, cfg.training, trained.wall_time_s)
     baselines = [run_baseline(cfg, model, cfg.data.output_dir, budget) for model in cfg.baselines.models]
-    if baselines:
-        write_report(compare_all(searches, baselines), comparison_dir(cfg.baselines.output_dir))
+    comparison = compare_all(searches, baselines) if baselines else None
+    if comparison is not None:
+        write_report(comparison, comparison_dir(cfg.baselines.output_dir))
+    run_report(cfg, searches, exports, comparison)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The end-to-end pipeline: prepare -> train -> latency per device -> search, export and register
-per device -> baselines on the same data, devices and plots -> with ``storage.s3_bucket`` set,
-every artifact recorded in ``dvc.lock`` and pushed to the S3 remote."""
+per device -> baselines on the same data, devices and plots -> the run's report (an HTML page on the
+pipeline's MLflow run) -> with ``storage.s3_bucket`` set, every artifact recorded in ``dvc.lock``
+and pushed to the S3 remote."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from flows.summary import chosen_rows, summary_markdown
 from tasks.baselines import baseline_marker, compare_baselines_task, train_baseline_task
 from tasks.caching import refresh_if_missing
 from tasks.prepare import prepare_data, prepare_marker
+from tasks.report import pipeline_report
 from tasks.train import train, train_marker
 from tasks.versioning import commit_pipeline, dvc_push
 
@@ -47,6 +49,13 @@ def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> 
             if baselines
             else None
         )
+        report = pipeline_report(
+            cfg,
+            [s["search"]["result"] for s in searched.values()],
+            [s["export"]["exports"] for s in searched.values()],
+            comparison["comparison"] if comparison else None,
+            parent_run_id=parent,
+        )
         if cfg.storage.s3_bucket:  # version every artifact of this run on the S3 remote
             dvc_push(Path(commit_pipeline(cfg)))
     except BaseException:
@@ -54,7 +63,8 @@ def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> 
         raise
     close_parent_run(parent)
     rows = chosen_rows([s["export"] for s in searched.values()])
-    link_run_artifact(cfg, parent, "pipeline-mlflow-run", summary_markdown(rows))
+    summary = f"{summary_markdown(rows)}\n\nReport: `{report['report']}` (MLflow artifacts `report/` of this run)"
+    link_run_artifact(cfg, parent, "pipeline-mlflow-run", summary)
     return {
         "mlflow_run_id": parent,
         "data": data,
@@ -63,4 +73,5 @@ def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> 
         "chosen": rows,
         "baselines": baselines,
         "comparison": comparison,
+        "report": report["report"],
     }

@@ -167,6 +167,37 @@ def test_training_curve_reads_the_loops_history(tmp_path: Path) -> None:
         TrainingCurve(epochs=[1, 2], accuracy={"largest": [0.5]})
 
 
+def test_task_logs_the_report_on_the_parent_run(
+    tmp_path: Path, sqlite_tracking: str, space: SearchSpace, archs: dict[str, Arch]
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from elasticvit.config import load_config
+    from elasticvit.latency import table_path
+    from elasticvit.report.stage import report_dir
+    from tasks.report import pipeline_report
+
+    cfg = load_config("quickstart", [
+        f"latency.output_dir={tmp_path / 'latency'}", f"training.output_dir={tmp_path / 'supernet'}",
+        f"storage.artifacts_dir={tmp_path}", f"latency.devices=[{','.join(DEVICES)}]",
+    ])
+    for device in DEVICES:
+        _table(space, device).save(table_path(cfg.latency.output_dir, device))
+    searches = [str(_search(d, archs[d]).save(tmp_path / "search" / d / "result.json")) for d in DEVICES]
+    exports = [str(_export(d, archs[d]).save(tmp_path / "export" / d / "exports.json")) for d in DEVICES]
+    client = MlflowClient(sqlite_tracking)
+    experiment = client.create_experiment(cfg.tracking.experiment)
+    parent = client.create_run(experiment, run_name="pipeline").info.run_id
+
+    out = pipeline_report.fn(cfg, searches, exports, None, parent_run_id=parent)
+    assert out == {"report": str((report_dir(cfg) / "index.html").resolve()), "mlflow_run_id": parent}
+    logged = {a.path for a in client.list_artifacts(parent, "report")}
+    assert {"report/index.html", "report/report.json", "report/latency-by-kind.png",
+            "report/pareto-torch-cpu-1t.png"} <= logged
+    assert "report/training-curve.png" not in logged  # no history.json in this run
+    assert archs["onnx-cpu-1t"].id in Path(out["report"]).read_text()
+
+
 # --- hand-made records ----------------------------------------------------------------------------
 
 
