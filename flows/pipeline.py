@@ -5,6 +5,9 @@ and pushed to the S3 remote."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from prefect import flow
@@ -13,7 +16,7 @@ from elasticvit.config import load_config
 from flows.latency import latency_device
 from flows.runs import close_parent_run, link_run_artifact, open_parent_run
 from flows.search import search_device_flow
-from flows.summary import chosen_rows, summary_markdown
+from flows.summary import chosen_rows, summary_markdown, with_baselines
 from tasks.baselines import baseline_marker, compare_baselines_task, train_baseline_task
 from tasks.caching import refresh_if_missing
 from tasks.prepare import prepare_data, prepare_marker
@@ -26,35 +29,43 @@ from tasks.versioning import commit_pipeline, dvc_push
 def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> dict[str, object]:
     cfg = load_config(config, overrides)
     parent = open_parent_run(cfg, "pipeline")
+    stage_s: dict[str, float] = {}
     try:
-        data = refresh_if_missing(prepare_data, prepare_marker(cfg))(cfg, parent_run_id=parent)
-        supernet = refresh_if_missing(train, train_marker(cfg))(cfg, data, parent_run_id=parent)
+        with timed(stage_s, "prepare"):
+            data = refresh_if_missing(prepare_data, prepare_marker(cfg))(cfg, parent_run_id=parent)
+        with timed(stage_s, "train"):
+            supernet = refresh_if_missing(train, train_marker(cfg))(cfg, data, parent_run_id=parent)
         # Everything below runs one step at a time on purpose: a latency measured while another
         # stage computes on the same host describes a busier machine than the device.
-        latency = {
-            device: latency_device(device, config, overrides, data["num_classes"], parent, announce=False)
-            for device in cfg.latency.devices
-        }
-        searched = {device: search_device_flow(device, config, overrides, parent) for device in cfg.latency.devices}
-        baselines = [
-            refresh_if_missing(train_baseline_task, baseline_marker(cfg, model))(
-                cfg, model, data["data_dir"], data["data_version"], supernet["wall_time_s"], parent_run_id=parent
+        with timed(stage_s, "latency"):
+            latency = {
+                device: latency_device(device, config, overrides, data["num_classes"], parent, announce=False)
+                for device in cfg.latency.devices
+            }
+        with timed(stage_s, "search"):
+            searched = {device: search_device_flow(device, config, overrides, parent) for device in cfg.latency.devices}
+        with timed(stage_s, "baselines"):
+            baselines = [
+                refresh_if_missing(train_baseline_task, baseline_marker(cfg, model))(
+                    cfg, model, data["data_dir"], data["data_version"], supernet["wall_time_s"], parent_run_id=parent
+                )
+                for model in cfg.baselines.models
+            ]
+            comparison = (
+                compare_baselines_task(
+                    cfg, [b["result"] for b in baselines], [s["search"]["result"] for s in searched.values()], parent
+                )
+                if baselines
+                else None
             )
-            for model in cfg.baselines.models
-        ]
-        comparison = (
-            compare_baselines_task(
-                cfg, [b["result"] for b in baselines], [s["search"]["result"] for s in searched.values()], parent
-            )
-            if baselines
-            else None
-        )
         report = pipeline_report(
             cfg,
             [s["search"]["result"] for s in searched.values()],
             [s["export"]["exports"] for s in searched.values()],
             comparison["comparison"] if comparison else None,
             parent_run_id=parent,
+            baselines=[b["result"] for b in baselines],
+            stage_s=stage_s,
         )
         if cfg.storage.s3_bucket:  # version every artifact of this run on the S3 remote
             dvc_push(Path(commit_pipeline(cfg)))
@@ -63,7 +74,8 @@ def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> 
         raise
     close_parent_run(parent)
     rows = chosen_rows([s["export"] for s in searched.values()])
-    summary = f"{summary_markdown(rows)}\n\nReport: `{report['report']}` (MLflow artifacts `report/` of this run)"
+    table = summary_markdown(with_baselines(rows, baselines))
+    summary = f"{table}\n\nReport: `{report['report']}` (MLflow artifacts `report/` of this run)"
     link_run_artifact(cfg, parent, "pipeline-mlflow-run", summary)
     return {
         "mlflow_run_id": parent,
@@ -74,4 +86,16 @@ def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> 
         "baselines": baselines,
         "comparison": comparison,
         "report": report["report"],
+        "report_json": report["report_json"],
+        "stage_s": stage_s,
     }
+
+
+@contextmanager
+def timed(into: dict[str, float], stage: str) -> Iterator[None]:
+    """Add the wall seconds of the block to ``into[stage]``."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        into[stage] = into.get(stage, 0.0) + time.perf_counter() - started

@@ -13,10 +13,10 @@ import mlflow
 from mlflow.tracking import MlflowClient
 from prefect import task
 
-from elasticvit.baselines import Comparison
+from elasticvit.baselines import BaselineResult, Comparison
 from elasticvit.config import ExperimentConfig
 from elasticvit.export.stage import ExportReport
-from elasticvit.report.stage import run_report
+from elasticvit.report import REPORT_JSON, report_dir, run_report
 from elasticvit.search import DeviceSearchResult
 from tasks.tracking import configure_mlflow, stage_run
 
@@ -30,10 +30,13 @@ def pipeline_report(
     export_reports: list[str],
     comparison: str | None = None,
     parent_run_id: str | None = None,
+    baselines: list[str] | None = None,
+    stage_s: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Write the run's report from its stages' files and log it; return the page's path and the run id.
 
-    ``comparison`` is the baseline comparison's JSON (None: no baselines). Without a parent run the
+    ``comparison`` is the baseline comparison's JSON (None: no baselines), ``baselines`` the baselines'
+    result files, ``stage_s`` the wall seconds of each stage so far. Without a parent run the
     report gets a run of its own. Cheap and it only reads files, so it is not cached.
     """
     paths = run_report(
@@ -42,6 +45,8 @@ def pipeline_report(
         [ExportReport.load(p) for p in export_reports],
         Comparison.load(comparison) if comparison else None,
         facts={"MLflow run": parent_run_id} if parent_run_id else None,
+        baselines=[BaselineResult.load(p) for p in baselines or []],
+        stage_s=stage_s,
     )
     # Log exactly these files: the folder may still hold an earlier run's (a device since dropped).
     if parent_run_id is None:
@@ -55,4 +60,5 @@ def pipeline_report(
         for path in paths:
             client.log_artifact(parent_run_id, str(path), artifact_path=ARTIFACT_PATH)
         run_id = parent_run_id
-    return {"report": str(Path(paths[-1]).resolve()), "mlflow_run_id": run_id}
+    return {"report": str(Path(paths[-1]).resolve()), "report_json": str((report_dir(cfg) / REPORT_JSON).resolve()),
+            "mlflow_run_id": run_id}

@@ -113,6 +113,28 @@ def test_augmentation_is_a_padded_crop_possibly_flipped() -> None:
     assert len(offsets) > 10 and 10 < flips < 54  # offsets and flips vary across the batch
 
 
+def test_flip_off_keeps_the_same_crops_unflipped() -> None:
+    images, labels = _data(64)
+    raw = {"mean": (0.0, 0.0, 0.0), "std": (1 / 255, 1 / 255, 1 / 255)}
+    gen = {"generator": torch.Generator().manual_seed(3), "shuffle": False, "augment": True, "padding": 2, **raw}
+    flipped, _ = next(iter(InMemoryLoader(images, labels, 64, **gen)))
+    gen["generator"] = torch.Generator().manual_seed(3)
+    plain, _ = next(iter(InMemoryLoader(images, labels, 64, flip=False, **gen)))
+    same = [torch.equal(a, b) for a, b in zip(flipped, plain, strict=True)]
+    # the images the flipping loader left alone are identical; the rest are their mirror images
+    assert 10 < sum(same) < 54
+    for a, b, kept in zip(flipped, plain, same, strict=True):
+        assert kept or torch.equal(a.flip(-1), b)
+
+
+def test_default_padding_is_an_eighth_of_the_side() -> None:
+    assert InMemoryLoader(*_data(), 8).padding == 1  # 8 pixels
+    big = torch.zeros(4, 32, 32, 3, dtype=torch.uint8)
+    assert InMemoryLoader(big, torch.zeros(4), 2).padding == 4  # CIFAR's usual 4 at 32
+    small = torch.zeros(4, 16, 16, 3, dtype=torch.uint8)
+    assert InMemoryLoader(small, torch.zeros(4), 2).padding == 2
+
+
 def _crop(image: torch.Tensor, dy: int, dx: int, flip: bool) -> torch.Tensor:
     crop = image[:, dy : dy + 8, dx : dx + 8]
     return crop.flip(-1) if flip else crop

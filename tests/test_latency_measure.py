@@ -12,7 +12,7 @@ from elasticvit.latency.backends import BackendError, available_backends, get_ba
 from elasticvit.latency.backends.base import Backend
 from elasticvit.latency.correction import CalibrationPoint, fit_correction
 from elasticvit.latency.devices import DeviceError, DeviceSpec, list_devices, load_device
-from elasticvit.latency.measure import Measurement, measure, measure_interleaved, summarize
+from elasticvit.latency.measure import Measurement, ci_halfwidth, measure, measure_interleaved, settled, summarize
 
 
 def test_summarize_trims_preemption_outliers() -> None:
@@ -63,6 +63,44 @@ def test_interleaved_rounds_escape_a_slow_stretch(monkeypatch: pytest.MonkeyPatc
     assert len(timings) == 16 and all(t == (pytest.approx(0.1), 5) for t in timings)
     with pytest.raises(ValueError, match="rounds must be at least 1"):
         measure_interleaved(runners, rounds=0, warmup=0, repeats=3)
+
+
+def _m(median: float, std: float, count: int = 20) -> Measurement:
+    return Measurement(count=count, trimmed=0, attempts=1, median_ms=median, mean_ms=median, std_ms=std,
+                       min_ms=median - std, cv=std / median)
+
+
+def test_settled_needs_a_tight_interval_and_two_rounds_that_agree() -> None:
+    tight, tight_again = _m(1.00, 0.02), _m(1.01, 0.02)  # CI half-width 1.96*1.2533*0.02/sqrt(20) = 1.1 %
+    assert not settled([tight], "median", 0.03)  # one round never settles
+    assert settled([tight, tight_again], "median", 0.03)
+    assert not settled([tight, _m(1.05, 0.02)], "median", 0.03)  # the two calmest rounds differ by 5 %
+    assert not settled([_m(1.0, 0.10), _m(1.0, 0.10)], "median", 0.03)  # each round too noisy: CI 5.5 %
+    assert settled([_m(1.3, 0.02), tight, tight_again], "median", 0.03)  # a slow round does not count
+    assert ci_halfwidth(_m(1.0, 0.02)) == pytest.approx(1.96 * 1.2533 * 0.02 / 20**0.5)
+
+
+def test_steady_runners_leave_early_noisy_ones_take_every_round(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Synthetic timings: runner 0 reads 1 ms +/- 0.1 %, runner 1 swings 1-2 ms. With a target the
+    steady one stops after two rounds (same reading as without), the noisy one takes all five."""
+    timed: list[int] = []
+
+    def fake_time_calls(runner, warmup, repeats, min_time_s, clock):  # type: ignore[no-untyped-def]
+        index, sample = runner()
+        timed.append(index)
+        return sample(repeats)
+
+    rng = np.random.default_rng(4)
+    steady = lambda: (0, lambda n: rng.normal(1.0, 0.001, n))  # noqa: E731
+    noisy = lambda: (1, lambda n: rng.uniform(1.0, 2.0, n))  # noqa: E731
+    monkeypatch.setattr(measure_mod, "time_calls", fake_time_calls)
+    with_target = measure_interleaved([steady, noisy], rounds=5, warmup=0, repeats=50, target_ci=0.02)
+    assert [m.attempts for m in with_target] == [2, 5] and timed.count(0) == 2 and timed.count(1) == 5
+    assert with_target[0].median_ms == pytest.approx(1.0, rel=0.002)
+    timed.clear()
+    without = measure_interleaved([steady, noisy], rounds=5, warmup=0, repeats=50)
+    assert [m.attempts for m in without] == [5, 5] and len(timed) == 10
+    assert without[0].median_ms == pytest.approx(with_target[0].median_ms, rel=0.002)
 
 
 def test_measure_times_a_real_runner() -> None:

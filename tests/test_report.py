@@ -25,6 +25,7 @@ from elasticvit.report import (
     block_stages,
     build_run_report,
     latency_breakdown,
+    trust_warnings,
     verdict,
     write_run_report,
 )
@@ -157,6 +158,39 @@ def test_verdict_says_who_wins_and_by_how_much() -> None:
     assert verdict(row(2.0, 0.70), names) == "base ties with dev-2ms: same accuracy, same latency."
 
 
+def test_page_shows_baselines_test_accuracy_stage_times_and_warnings(
+    tmp_path: Path, predictors: dict[str, LatencyPredictor], archs: dict[str, Arch]
+) -> None:
+    baseline = make_baseline_result(BASELINES[0], 0.80, {d: 0.5 for d in DEVICES}).model_copy(
+        update={"test_accuracy": 0.7777})
+    short = TrainingCurve.from_rows(HISTORY)  # 2 epochs: too few to judge
+    report = _report(predictors, archs, [baseline], curve=short, stage_s={"train": 90.0, "latency": 30.0})
+    text = write_run_report(report, tmp_path / "report")[-1].read_text()
+    assert "77.8 %" in text  # the baseline's test top-1 beside its val
+    assert "Wall time 2.0 min: train 90 s, latency 30 s." in text
+    assert report.warnings and "Too short to trust yet" in text and "only 2 epoch(s)" in text
+    # report.json carries the same warnings for the closing table
+    again = RunReport.model_validate_json((tmp_path / "report" / "report.json").read_text())
+    assert again.warnings == report.warnings and again.baselines[0].test_accuracy == 0.7777
+
+
+def test_trust_warnings_on_hand_made_runs(archs: dict[str, Arch]) -> None:
+    def curve(largest: list[float]) -> TrainingCurve:
+        return TrainingCurve(epochs=list(range(1, len(largest) + 1)), accuracy={"largest": largest})
+
+    exports = [_export(d, archs[d]) for d in DEVICES]  # val 62 %, test 60 %: a 2-point gap is fine
+    flat = curve([0.5, 0.8, 0.9, 0.95, 0.96, 0.96, 0.96, 0.965])
+    assert trust_warnings(flat, exports) == []
+    assert trust_warnings(None, exports) == []
+    rising = trust_warnings(curve([0.2, 0.4, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9]), exports)
+    assert len(rising) == 1 and "still learning" in rising[0] and "largest +10.0 pts over the last 2 epochs" in rising[0]
+    untrained = trust_warnings(curve([0.3, 0.31, 0.31, 0.31, 0.31, 0.31, 0.31, 0.31]), exports)
+    assert len(untrained) == 1 and "only 31.0 % val" in untrained[0]
+    gap = [e.model_copy(update={"models": [e.models[0].model_copy(update={"test_accuracy": 0.5})]}) for e in exports]
+    picked_on_noise = trust_warnings(flat, gap)
+    assert len(picked_on_noise) == 2 and all("12.0 pts lower on test" in w for w in picked_on_noise)
+
+
 def test_training_curve_reads_the_loops_history(tmp_path: Path) -> None:
     path = tmp_path / "history.json"
     path.write_text(json.dumps(HISTORY))
@@ -190,7 +224,8 @@ def test_task_logs_the_report_on_the_parent_run(
     parent = client.create_run(experiment, run_name="pipeline").info.run_id
 
     out = pipeline_report.fn(cfg, searches, exports, None, parent_run_id=parent)
-    assert out == {"report": str((report_dir(cfg) / "index.html").resolve()), "mlflow_run_id": parent}
+    assert out == {"report": str((report_dir(cfg) / "index.html").resolve()),
+                   "report_json": str((report_dir(cfg) / "report.json").resolve()), "mlflow_run_id": parent}
     logged = {a.path for a in client.list_artifacts(parent, "report")}
     assert {"report/index.html", "report/report.json", "report/latency-by-kind.png",
             "report/pareto-torch-cpu-1t.png"} <= logged
@@ -207,7 +242,7 @@ def _report(
 ) -> RunReport:
     searches = [_search(d, archs[d]) for d in DEVICES]
     exports = [_export(d, archs[d]) for d in DEVICES]
-    return build_run_report(title, exports, compare_all(searches, baselines), predictors, **kwargs)
+    return build_run_report(title, exports, compare_all(searches, baselines), predictors, baselines=baselines, **kwargs)
 
 
 def _search(device: str, arch: Arch) -> DeviceSearchResult:

@@ -6,8 +6,11 @@ from pathlib import Path
 
 from rich.console import Console
 
+from elasticvit.baselines import Comparison
 from elasticvit.export.stage import ExportedModel, ExportReport
-from flows.summary import chosen_rows, render_summary, summary_markdown
+from elasticvit.report import RunReport
+from flows.summary import chosen_rows, render_summary, summary_markdown, with_baselines
+from tests.test_baselines import make_baseline_result
 
 ARCH = "r32-s16:k5-e3-d2" + "-x" * 40  # long, as real ids are
 
@@ -32,9 +35,30 @@ def test_rows_prefer_the_measured_latency(tmp_path: Path) -> None:
 def test_table_and_markdown_show_every_figure_and_the_whole_arch(tmp_path: Path) -> None:
     rows = chosen_rows([_report(tmp_path, 2.1)])
     markdown = summary_markdown(rows)
-    assert "| dev | 2.000 | 2.100 | 12.3 | 0.500 | 0.450 | " + ARCH + " |" in markdown
+    assert "| dev | dev-2ms | 2.000 | 2.100 | 12.3 | 0.500 | 0.450 | " + ARCH + " |" in markdown
     console = Console(record=True, width=100)
     render_summary({"mlflow_run_id": "r1", "data": {"data_dir": "d", "data_version": "v"}, "chosen": rows}, console)
     text = console.export_text()
     assert "r1" in text and "12.3" in text and "0.450" in text
     assert ARCH.replace("\n", "") in "".join(line.split("│")[-2].strip() for line in text.splitlines() if "│" in line)
+
+
+def test_baselines_sit_under_their_devices_subnets_with_test_accuracy(tmp_path: Path) -> None:
+    baseline = make_baseline_result("resnet18", 0.7, {"dev": 3.5}).model_copy(update={"test_accuracy": 0.66})
+    elsewhere = make_baseline_result("only-other", 0.7, {"other": 1.0})
+    results = [{"result": str(b.save(tmp_path / f"{b.model}.json"))} for b in (baseline, elsewhere)]
+    rows = with_baselines(chosen_rows([_report(tmp_path, 2.1)]), results)
+    assert [r["model"] for r in rows] == ["dev-2ms", "baseline resnet18"]  # not measured on "dev": left out
+    assert "| dev | baseline resnet18 | - | 3.500 | 0.0 | 0.700 | 0.660 | - |" in summary_markdown(rows)
+
+
+def test_closing_lines_name_the_warnings_and_the_report(tmp_path: Path) -> None:
+    report = RunReport(title="t", exports=[], comparison=Comparison(paretos=[], rows=[]), breakdowns=[],
+                       warnings=["the supernet was still learning"])
+    path = tmp_path / "report.json"
+    path.write_text(report.model_dump_json())
+    console = Console(record=True, width=200)
+    render_summary({"mlflow_run_id": "r1", "data": {"data_dir": "d", "data_version": "v"}, "chosen": [],
+                    "report": "/x/index.html", "report_json": str(path)}, console)
+    text = console.export_text()
+    assert "too short to trust: the supernet was still learning" in text and "report: /x/index.html" in text

@@ -227,8 +227,8 @@ class _Trainer:
     def _loader(self, epoch: int) -> InMemoryLoader:
         # the same per-epoch generator seeding as the supernet's loop
         return InMemoryLoader(
-            self.images, self.labels, batch_size=self.cfg.batch_size, shuffle=True, augment=True, drop_last=True,
-            generator=torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch), device=self.device,
+            self.images, self.labels, batch_size=self.cfg.batch_size, shuffle=True, augment=True, flip=self.cfg.hflip,
+            drop_last=True, generator=torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch), device=self.device,
         )
 
     def _step(self, x: Tensor, y: Tensor) -> float:

@@ -90,6 +90,10 @@ class TrainingConfig(Section):
     teacher: str | None = Field(default=None, description="checkpoint path or timm model name")
     grad_clip: float | None = Field(default=1.0, gt=0.0)
     mixup_alpha: float = Field(default=0.0, ge=0.0)
+    hflip: bool = Field(
+        default=True, description="random horizontal flips in training; off where a mirrored image is "
+        "another class or none (digits, text)"
+    )
     ema_decay: float | None = Field(default=None, gt=0.0, lt=1.0)
     amp: bool = True
     compile: bool = False
@@ -124,6 +128,11 @@ class LatencyConfig(Section):
     rounds: int = Field(
         default=5, ge=1, description="rounds over which the blocks of a group, the calibration archs "
         "and the validation archs are timed interleaved; each keeps its calmest round"
+    )
+    target_ci: float | None = Field(
+        default=0.02, gt=0.0, lt=1.0, description="a runner leaves the later rounds once its two calmest "
+        "rounds agree within this fraction and the calmest one's 95 % confidence interval is that tight "
+        "(`elasticvit.latency.measure.settled`); null: every runner takes every round"
     )
     speed_reference: bool = Field(
         default=True, description="time a few fixed subnets in every group and scale each group to "

@@ -39,10 +39,11 @@ class InMemoryLoader:
         batch_size: int,
         shuffle: bool = True,
         augment: bool = False,
+        flip: bool = True,
         drop_last: bool = False,
         generator: torch.Generator | None = None,
         device: torch.device | str = "cpu",
-        padding: int = 4,
+        padding: int | None = None,
         mean: tuple[float, float, float] = CIFAR_MEAN,
         std: tuple[float, float, float] = CIFAR_STD,
     ) -> None:
@@ -59,9 +60,11 @@ class InMemoryLoader:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.augment = augment
+        self.flip = flip
         self.drop_last = drop_last
         self.device = torch.device(device)
-        self.padding = padding
+        # CIFAR's 4 pixels at 32: an eighth of the side, so a 16-pixel image shifts as far in relative terms
+        self.padding = padding if padding is not None else max(1, round(self.images.shape[-1] / 8))
         # (x / 255 - mean) / std folded into one fused multiply-add per batch
         self._scale = (1.0 / (255.0 * torch.tensor(std))).view(1, 3, 1, 1).to(self.device)
         self._shift = (-torch.tensor(mean) / torch.tensor(std)).view(1, 3, 1, 1).to(self.device)
@@ -119,6 +122,8 @@ class InMemoryLoader:
         dy = torch.randint(0, span, (n,), generator=g)
         dx = torch.randint(0, span, (n,), generator=g)
         flip = torch.rand(n, generator=g) < 0.5
+        if not self.flip:  # drawn all the same, so turning flips off changes no other draw
+            flip = torch.zeros_like(flip)
         return _EpochPlan(order=order, dy=dy, dx=dx, flip=flip)
 
     def _augment(self, x: Tensor, dy: Tensor, dx: Tensor, flip: Tensor) -> Tensor:

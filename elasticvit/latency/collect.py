@@ -199,7 +199,7 @@ def measure_runners(runners: list[Runner], cfg: LatencyConfig, device: DeviceSpe
     """Several runners timed interleaved over ``cfg.rounds`` rounds."""
     rng = np.random.default_rng([cfg.seed, INTERLEAVE_STREAM, len(runners)])
     return measure_interleaved(runners, cfg.rounds, cfg.warmup, cfg.repeats, cfg.min_time_s,
-                               CLOCKS[device.clock], cfg.statistic, rng)
+                               CLOCKS[device.clock], cfg.statistic, rng, cfg.target_ci)
 
 
 def _measure_group(

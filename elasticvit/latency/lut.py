@@ -51,12 +51,15 @@ class MeasureSettings(BaseModel):
     max_cv: float = Field(gt=0.0)
     rounds: int = Field(default=1, ge=1, description="interleaved rounds (tables before rounds existed: 1)")
     speed_reference: bool = Field(default=False, description="groups scaled to reference subnets' speed")
+    target_ci: float | None = Field(default=None, description="runners left the rounds once settled "
+                                    "(tables before early stopping: None)")
     statistic: Statistic = Field(description="the figure of each measurement the table uses")
 
     @classmethod
     def from_config(cls, cfg: LatencyConfig) -> MeasureSettings:
         return cls(warmup=cfg.warmup, repeats=cfg.repeats, min_time_s=cfg.min_time_s, max_cv=cfg.max_cv,
-                   rounds=cfg.rounds, speed_reference=cfg.speed_reference, statistic=cfg.statistic)
+                   rounds=cfg.rounds, speed_reference=cfg.speed_reference, target_ci=cfg.target_ci,
+                   statistic=cfg.statistic)
 
 
 class BlockEntry(BaseModel):

@@ -93,20 +93,22 @@ def measure_interleaved(
     clock: Clock = time.perf_counter_ns,
     statistic: Statistic = "median",
     rng: np.random.Generator | None = None,
+    target_ci: float | None = None,
 ) -> list[Measurement]:
-    """Time several runners in ``rounds`` rounds, each visiting every runner once in a new order.
+    """Time several runners in up to ``rounds`` rounds, each visiting every runner once in a new order.
 
     Each round times a runner ``1/rounds`` of ``repeats`` and ``min_time_s``; of its rounds, the
     one with the lowest ``statistic`` is kept. Other jobs on a shared machine slow it for seconds
     at a time: timed back to back, every runner in such a stretch would read slow together (a
     step, not noise). Spread over the whole group's time, each runner almost always has a calm
-    round, so all of them are read at the same, undisturbed speed.
+    round, so all of them are read at the same, undisturbed speed. With ``target_ci`` a runner
+    leaves the later rounds once its reading has ``settled`` (``attempts``: the rounds it took).
     """
     if rounds < 1:
         raise ValueError(f"rounds must be at least 1, got {rounds}")
     rng = rng or np.random.default_rng(0)
     per_round = max(1, math.ceil(repeats / rounds))
-    best: list[Measurement | None] = [None] * len(runners)
+    history: list[list[Measurement]] = [[] for _ in runners]
     order = np.arange(len(runners))
     for r in range(rounds):
         rng.shuffle(order)
@@ -114,11 +116,35 @@ def measure_interleaved(
         # other runners evicted in between.
         round_warmup = warmup if r == 0 else min(warmup, 1)
         for i in order:
-            current = summarize(time_calls(runners[i], round_warmup, per_round, min_time_s / rounds, clock))
-            kept = best[i]
-            if kept is None or current.value(statistic) < kept.value(statistic):
-                best[i] = current
-    return [m.model_copy(update={"attempts": rounds}) for m in best if m is not None]
+            if target_ci is not None and settled(history[i], statistic, target_ci):
+                continue
+            history[i].append(summarize(time_calls(runners[i], round_warmup, per_round, min_time_s / rounds, clock)))
+    return [min(h, key=lambda m: m.value(statistic)).model_copy(update={"attempts": len(h)}) for h in history if h]
+
+
+CI_Z = 1.96
+"""Two-sided 95 % normal quantile."""
+MEDIAN_SE = 1.2533
+"""Standard error of a normal sample's median over that of its mean (sqrt(pi / 2))."""
+
+
+def ci_halfwidth(m: Measurement) -> float:
+    """Half-width (ms) of the 95 % confidence interval of a round's median, by the normal approximation."""
+    return CI_Z * MEDIAN_SE * m.std_ms / math.sqrt(m.count)
+
+
+def settled(rounds: Sequence[Measurement], statistic: Statistic, target: float) -> bool:
+    """Whether more rounds would change a reading by more than ``target`` (a fraction of it).
+
+    Two conditions, since either alone is fooled: the calmest round's confidence interval is within
+    ``target`` of its value (it is not noise), and the two calmest rounds agree within ``target``
+    (it is not one lucky or uniformly slowed round). A single round never settles.
+    """
+    if len(rounds) < 2:
+        return False
+    first, second = sorted(rounds, key=lambda m: m.value(statistic))[:2]
+    best = first.value(statistic)
+    return ci_halfwidth(first) <= target * best and second.value(statistic) - best <= target * best
 
 
 def time_calls(

@@ -36,7 +36,8 @@ def pareto_png(device: str) -> str:
 def render_html(report: RunReport, folder: str | Path) -> str:
     """The page of ``report``, embedding the PNGs already written in ``folder``."""
     folder = Path(folder)
-    body = [f"<h1>{_e(report.title)}</h1>", _facts(report.facts), _contents(report)]
+    body = [f"<h1>{_e(report.title)}</h1>", _warnings(report.warnings), _facts(report.facts), _stages(report.stage_s),
+            _contents(report)]
     for export in report.exports:
         body.append(_device_section(report, export.device, export.models, folder))
     body.append(_training_section(report, folder))
@@ -95,6 +96,21 @@ def _facts(facts: Mapping[str, str]) -> str:
     return f'<ul class="facts">{items}</ul>'
 
 
+def _warnings(warnings: Sequence[str]) -> str:
+    if not warnings:
+        return ""
+    items = "".join(f"<li>{_e(w)}</li>" for w in warnings)
+    return f'<div class="warning"><b>Too short to trust yet:</b><ul>{items}</ul></div>'
+
+
+def _stages(stage_s: Mapping[str, float]) -> str:
+    if not stage_s:
+        return ""
+    total = sum(stage_s.values())
+    cells = ", ".join(f"{_e(name)} {seconds:.0f} s" for name, seconds in stage_s.items())
+    return f'<p class="note">Wall time {total / 60:.1f} min: {cells}.</p>'
+
+
 def _contents(report: RunReport) -> str:
     links = [(f"device-{i}", f"Device {d}") for i, d in enumerate(report.devices)]
     links += [("training", "Supernet training"), ("latency", "Where the latency goes")]
@@ -134,7 +150,8 @@ def _baselines(report: RunReport, device: str) -> str:
     if not rows:
         return "<p>No baselines in this run (<code>baselines.models</code> is empty).</p>"
     names = {m.arch_id: m.name for m in _models(report, device)}
-    header = ["baseline", "val top-1", "latency (ms)", "best subnet no slower", "accuracy gain",
+    test = {b.model: b.test_accuracy for b in report.baselines}
+    header = ["baseline", "val top-1", "test top-1", "latency (ms)", "best subnet no slower", "accuracy gain",
               "fastest subnet no less accurate", "speed-up", "verdict"]
     body = []
     for r in rows:
@@ -145,10 +162,11 @@ def _baselines(report: RunReport, device: str) -> str:
         if r.subnet_ms_at_accuracy is not None and r.speedup_at_accuracy is not None:
             at_accuracy = f"{_pct(r.subnet_acc_at_accuracy)} at {r.subnet_ms_at_accuracy:.3f} ms"
             speedup = f"{r.speedup_at_accuracy:.2f}x"
-        body.append([r.baseline, _pct(r.baseline_acc), f"{r.baseline_ms:.3f}", at_latency, gain, at_accuracy,
-                     speedup, verdict(r, names)])
-    note = ('<p class="note">Accuracies are val top-1. Subnet latencies are measured end to end where the search '
-            "timed them (the chosen subnets) and predicted from the table otherwise; baselines are measured.</p>")
+        body.append([r.baseline, _pct(r.baseline_acc), _pct(test.get(r.baseline)), f"{r.baseline_ms:.3f}",
+                     at_latency, gain, at_accuracy, speedup, verdict(r, names)])
+    note = ('<p class="note">The comparison is on val top-1 (a baseline\'s test top-1 is shown beside it). Subnet '
+            "latencies are measured end to end where the search timed them (the chosen subnets) and predicted "
+            "from the table otherwise; baselines are measured.</p>")
     return _table(header, body) + note
 
 
@@ -266,6 +284,7 @@ figure {{ margin: 1em 0; }}
 figure img {{ max-width: 100%; }}
 figcaption, .note {{ color: #555; font-size: .85em; }}
 ul.facts {{ list-style: none; padding: 0; color: #444; }}
+div.warning {{ background: #fff4e0; border-left: 4px solid #e69500; padding: .4em 1em; }}
 </style>
 </head>
 <body>

@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from elasticvit.baselines.compare import Comparison, DevicePareto
+from elasticvit.baselines.records import BaselineResult
 from elasticvit.baselines.plots import plot_pareto
 from elasticvit.export.stage import ExportedModel, ExportReport
 from elasticvit.latency.predictor import LatencyPredictor
@@ -22,6 +23,7 @@ from elasticvit.report.breakdown import LatencyBreakdown, latency_breakdown
 from elasticvit.report.figures import plot_breakdown, plot_training_curve
 from elasticvit.report.history import TrainingCurve
 from elasticvit.report.html import BREAKDOWN_PNG, CURVE_PNG, INDEX_HTML, pareto_png, render_html
+from elasticvit.report.trust import trust_warnings
 from elasticvit.space import Arch
 from elasticvit.utils.atomic import write_text
 
@@ -43,6 +45,12 @@ class RunReport(BaseModel):
     curve: TrainingCurve | None = None
     breakdowns: list[LatencyBreakdown]
     """Every chosen subnet on every device with a table, grouped by subnet."""
+    baselines: list[BaselineResult] = []
+    """The run's trained baselines (their test accuracy; the comparison rows hold val)."""
+    stage_s: dict[str, float] = {}
+    """Wall seconds per pipeline stage, in run order (a cached stage counts its lookup only)."""
+    warnings: list[str] = []
+    """Why the figures should not be trusted yet (``trust_warnings``); empty when nothing says so."""
 
     @property
     def devices(self) -> list[str]:
@@ -59,11 +67,14 @@ def build_run_report(
     predictors: Mapping[str, LatencyPredictor],
     curve: TrainingCurve | None = None,
     facts: Mapping[str, str] | None = None,
+    baselines: Sequence[BaselineResult] = (),
+    stage_s: Mapping[str, float] | None = None,
 ) -> RunReport:
     """The report of one run. ``predictors`` (device -> its table's predictor) set the bars' devices."""
     return RunReport(
         title=title, facts=dict(facts or {}), exports=list(exports), comparison=comparison, curve=curve,
-        breakdowns=chosen_breakdowns(exports, predictors),
+        breakdowns=chosen_breakdowns(exports, predictors), baselines=list(baselines), stage_s=dict(stage_s or {}),
+        warnings=trust_warnings(curve, exports),
     )
 
 

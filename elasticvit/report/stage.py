@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from elasticvit.baselines.compare import Comparison, compare_all
+from elasticvit.baselines.records import BaselineResult
 from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.export.stage import ExportReport
 from elasticvit.latency.lut import table_path
@@ -33,12 +34,14 @@ def run_report(
     exports: Sequence[ExportReport],
     comparison: Comparison | None = None,
     facts: Mapping[str, str] | None = None,
+    baselines: Sequence[BaselineResult] = (),
+    stage_s: Mapping[str, float] | None = None,
 ) -> list[Path]:
     """Build and write the report; return the files written, ``index.html`` last.
 
     Without a ``comparison`` (a run with no baselines) the Pareto data comes from ``searches`` alone.
     """
-    return write_run_report(report_of(cfg, searches, exports, comparison, facts), report_dir(cfg))
+    return write_run_report(report_of(cfg, searches, exports, comparison, facts, baselines, stage_s), report_dir(cfg))
 
 
 def report_of(
@@ -47,6 +50,8 @@ def report_of(
     exports: Sequence[ExportReport],
     comparison: Comparison | None = None,
     facts: Mapping[str, str] | None = None,
+    baselines: Sequence[BaselineResult] = (),
+    stage_s: Mapping[str, float] | None = None,
 ) -> RunReport:
     space = load_space(cfg.space.name)
     tables = {d: table_path(cfg.latency.output_dir, d) for d in cfg.latency.devices}
@@ -59,4 +64,6 @@ def report_of(
         {d: LatencyPredictor.load(p, space) for d, p in tables.items() if p.exists()},
         curve=TrainingCurve.load(history) if history.exists() else None,
         facts={**base, **(facts or {})},
+        baselines=baselines,
+        stage_s=stage_s,
     )

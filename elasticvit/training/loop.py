@@ -189,7 +189,7 @@ class _Trainer:
         seed = int(np.random.SeedSequence([self.tc.seed, self.epoch]).generate_state(1)[0])
         loader = InMemoryLoader(
             self.train_images, self.train_labels, batch_size=self.per_rank_batch, shuffle=True, augment=True,
-            drop_last=True, generator=torch.Generator().manual_seed(seed), device=self.device,
+            flip=self.tc.hflip, drop_last=True, generator=torch.Generator().manual_seed(seed), device=self.device,
         )
         # a resumed epoch replays the loader's draws up to where the checkpoint left it
         for i, (x, y) in enumerate(itertools.islice(loader, self.steps_per_epoch)):
