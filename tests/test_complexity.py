@@ -12,7 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from elasticvit.model import SubnetModel, arch_blocks
 from elasticvit.space import arch_macs, arch_params, load_space, space_size
 
-SPACES = {name: load_space(name) for name in ("cifar", "imagenet")}
+SPACES = {name: load_space(name) for name in ("cifar", "digits", "imagenet")}
 seeds = st.integers(0, 2**32 - 1)
 
 

@@ -29,6 +29,7 @@ from elasticvit.report import (
     verdict,
     write_run_report,
 )
+from elasticvit.report.screenshot import find_browser, screenshot
 from elasticvit.search import BudgetResult, CloudPoint, DeviceSearchResult
 from elasticvit.space import Arch, SearchSpace, load_space
 from tests.test_baselines import make_baseline_result
@@ -285,3 +286,17 @@ def _table(space: SearchSpace, device: str) -> LatencyTable:
 
 def _ms(value: float) -> Measurement:
     return Measurement(count=3, trimmed=0, attempts=1, median_ms=value, mean_ms=value, std_ms=0.0, min_ms=value, cv=0.0)
+
+
+@pytest.mark.skipif(find_browser() is None, reason="needs Chromium (apt install chromium, or $CHROMIUM)")
+def test_page_renders_in_a_headless_browser(
+    tmp_path: Path, predictors: dict[str, LatencyPredictor], archs: dict[str, Arch]
+) -> None:
+    baselines = [make_baseline_result(BASELINES[0], 0.8, {d: 0.5 for d in DEVICES})]
+    page = write_run_report(_report(predictors, archs, baselines, curve=TrainingCurve.from_rows(HISTORY)),
+                            tmp_path / "report")[-1]
+    shot = screenshot(page, tmp_path / "shot.png", width=900, height=1200)
+    pixels = matplotlib.image.imread(shot)
+    assert pixels.shape[:2] == (1200, 900)
+    # drawn, not blank: the page's text and the embedded Pareto plot put many distinct colours on it
+    assert pixels.std() > 0.05 and len({tuple(p) for p in pixels[::7, ::7, :3].reshape(-1, 3).round(2)}) > 20

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from elasticvit.space import Arch, MBConvLayer, SearchSpace, StageArch, TransformerLayer, load_space, space_size
 from elasticvit.space.operators import allowed_widths
 
-SPACES = {name: load_space(name) for name in ("cifar", "imagenet")}
+SPACES = {name: load_space(name) for name in ("cifar", "digits", "imagenet")}
 seeds = st.integers(0, 2**32 - 1)
 space_names = st.sampled_from(sorted(SPACES))
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from elasticvit.model import Supernet, SubnetModel, arch_blocks, build_block, load_subnet, save_subnet, space_blocks
 from elasticvit.space import load_space
 
-SPACES = {name: load_space(name) for name in ("cifar", "imagenet")}
+SPACES = {name: load_space(name) for name in ("cifar", "digits", "imagenet")}
 seeds = st.integers(0, 2**32 - 1)
 
 
