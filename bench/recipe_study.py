@@ -64,6 +64,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "perf-k1": ("performance, 1 anchor of the level + its smallest", ["sampling.subnets_per_step=1"]),
     "shipped": ("configs/cifar10.yaml as shipped (perf-k1, banks re-scored every 500 steps)",
                 ["sampling.subnets_per_step=1", "sampling.rescore_every=500"]),
+    "perf-k1-no-kd": ("perf-k1 without in-place distillation (what the quickstart's runs on digits found)",
+                      ["sampling.subnets_per_step=1", "training.distillation=none"]),
 }
 
 
