@@ -214,7 +214,7 @@ def test_task_logs_the_report_on_the_parent_run(
 
     cfg = load_config("quickstart", [
         f"latency.output_dir={tmp_path / 'latency'}", f"training.output_dir={tmp_path / 'supernet'}",
-        f"storage.artifacts_dir={tmp_path}", f"latency.devices=[{','.join(DEVICES)}]",
+        f"storage.artifacts_dir={tmp_path}", f"latency.devices=[{','.join(DEVICES)}]", f"space.name={space.name}",
     ])
     for device in DEVICES:
         _table(space, device).save(table_path(cfg.latency.output_dir, device))

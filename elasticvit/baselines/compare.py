@@ -13,7 +13,7 @@ baselines' latencies are always measured end to end on the device's backend.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -160,6 +160,19 @@ def compare_all(searches: Sequence[DeviceSearchResult], baselines: Sequence[Base
     return Comparison(paretos=paretos, rows=comparison_table(paretos))
 
 
+def row_cells(row: ComparisonRow, pct: Callable[[float], str], ms_digits: int) -> tuple[str, str, str, str]:
+    """The row's subnet figures as text: best subnet no slower, its gain, fastest no less accurate, its
+    speed-up; "none" where no subnet qualifies."""
+    at_latency = at_accuracy = gain = speedup = "none"
+    if row.subnet_acc_at_latency is not None and row.accuracy_gain is not None:
+        at_latency = f"{pct(row.subnet_acc_at_latency)} at {row.subnet_ms_at_latency:.{ms_digits}f} ms"
+        gain = f"{100 * row.accuracy_gain:+.1f} pts"
+    if row.subnet_ms_at_accuracy is not None and row.speedup_at_accuracy is not None:
+        at_accuracy = f"{pct(row.subnet_acc_at_accuracy)} at {row.subnet_ms_at_accuracy:.{ms_digits}f} ms"
+        speedup = f"{row.speedup_at_accuracy:.2f}x"
+    return at_latency, gain, at_accuracy, speedup
+
+
 def markdown_table(rows: Sequence[ComparisonRow]) -> str:
     """The table as Markdown: accuracies in %, latencies in ms; "none" where no subnet qualifies."""
     lines = [
@@ -168,13 +181,7 @@ def markdown_table(rows: Sequence[ComparisonRow]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        at_latency = at_accuracy = gain = speedup = "none"
-        if r.subnet_acc_at_latency is not None and r.accuracy_gain is not None:
-            at_latency = f"{r.subnet_acc_at_latency:.1%} at {r.subnet_ms_at_latency:.2f} ms"
-            gain = f"{100 * r.accuracy_gain:+.1f} pts"
-        if r.subnet_ms_at_accuracy is not None and r.speedup_at_accuracy is not None:
-            at_accuracy = f"{r.subnet_acc_at_accuracy:.1%} at {r.subnet_ms_at_accuracy:.2f} ms"
-            speedup = f"{r.speedup_at_accuracy:.2f}x"
+        at_latency, gain, at_accuracy, speedup = row_cells(r, lambda a: f"{a:.1%}", 2)
         lines.append(
             f"| {r.device} | {r.baseline} | {r.baseline_acc:.1%} | {r.baseline_ms:.2f} ms | {at_latency} | {gain} "
             f"| {at_accuracy} | {speedup} |"

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from elasticvit.baselines.compare import ComparisonRow, ParetoPoint
+from elasticvit.baselines.compare import ComparisonRow, ParetoPoint, row_cells
 from elasticvit.export.stage import ExportedModel
 from elasticvit.report.breakdown import FIXED, LatencyBreakdown, Split, parts
 
@@ -155,13 +155,7 @@ def _baselines(report: RunReport, device: str) -> str:
               "fastest subnet no less accurate", "speed-up", "verdict"]
     body = []
     for r in rows:
-        at_latency = at_accuracy = gain = speedup = "none"
-        if r.subnet_acc_at_latency is not None and r.accuracy_gain is not None:
-            at_latency = f"{_pct(r.subnet_acc_at_latency)} at {r.subnet_ms_at_latency:.3f} ms"
-            gain = f"{100 * r.accuracy_gain:+.1f} pts"
-        if r.subnet_ms_at_accuracy is not None and r.speedup_at_accuracy is not None:
-            at_accuracy = f"{_pct(r.subnet_acc_at_accuracy)} at {r.subnet_ms_at_accuracy:.3f} ms"
-            speedup = f"{r.speedup_at_accuracy:.2f}x"
+        at_latency, gain, at_accuracy, speedup = row_cells(r, _pct, 3)
         body.append([r.baseline, _pct(r.baseline_acc), _pct(test.get(r.baseline)), f"{r.baseline_ms:.3f}",
                      at_latency, gain, at_accuracy, speedup, verdict(r, names)])
     note = ('<p class="note">The comparison is on val top-1 (a baseline\'s test top-1 is shown beside it). Subnet '

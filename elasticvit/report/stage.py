@@ -17,7 +17,7 @@ from elasticvit.export.stage import ExportReport
 from elasticvit.latency.lut import table_path
 from elasticvit.latency.predictor import LatencyPredictor
 from elasticvit.report.history import TrainingCurve
-from elasticvit.report.run import RunReport, build_run_report, write_run_report
+from elasticvit.report.run import build_run_report, write_run_report
 from elasticvit.search.device import DeviceSearchResult
 from elasticvit.space import load_space
 from elasticvit.training.checkpoint import HISTORY_NAME
@@ -41,23 +41,11 @@ def run_report(
 
     Without a ``comparison`` (a run with no baselines) the Pareto data comes from ``searches`` alone.
     """
-    return write_run_report(report_of(cfg, searches, exports, comparison, facts, baselines, stage_s), report_dir(cfg))
-
-
-def report_of(
-    cfg: ExperimentConfig,
-    searches: Sequence[DeviceSearchResult],
-    exports: Sequence[ExportReport],
-    comparison: Comparison | None = None,
-    facts: Mapping[str, str] | None = None,
-    baselines: Sequence[BaselineResult] = (),
-    stage_s: Mapping[str, float] | None = None,
-) -> RunReport:
     space = load_space(cfg.space.name)
     tables = {d: table_path(cfg.latency.output_dir, d) for d in cfg.latency.devices}
     history = Path(cfg.training.output_dir) / HISTORY_NAME
     base = {"config": cfg.name, "space": cfg.space.name, "dataset": cfg.data.source, "sampler": cfg.sampling.strategy}
-    return build_run_report(
+    report = build_run_report(
         f"elasticvit run report: {cfg.name}",
         exports,
         comparison if comparison is not None else compare_all(searches, []),
@@ -67,3 +55,4 @@ def report_of(
         baselines=baselines,
         stage_s=stage_s,
     )
+    return write_run_report(report, report_dir(cfg))
