@@ -125,6 +125,9 @@ def test_the_prefect_pipeline_writes_the_same_artifacts_and_versions_them_on_s3(
     assert (flow_repo / "params.yaml").read_text() == (dvc_repo / "params.yaml").read_text()
     _run(["elasticvit", "run", "-c", "params.yaml"], flow_repo, env)
     by_dvc, by_flow = _files(dvc_repo), _files(flow_repo)
+    # the run report is the flow's page, written after the stages, not a DVC stage
+    report = {name: by_flow.pop(name) for name in list(by_flow) if name.startswith("report/")}
+    assert {"report/index.html", "report/report.json"} <= set(report)
     # export folders are named by their budget, which comes from the measured latency range
     assert _shape(by_dvc) == _shape(by_flow)
     for name, path in by_dvc.items():

@@ -18,6 +18,7 @@ def test_train_flow_tracks_and_caches(tmp_path: Path, prefect_api: str, sqlite_t
         f"data.output_dir={tmp_path / 'data'}",
         f"training.output_dir={tmp_path / 'supernet'}",
         "training.epochs=1",
+        "training.warmup_epochs=0",
         "training.max_steps_per_epoch=2",
         "training.batch_size=32",
         "training.probes_per_level=0",
