@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from elasticvit.report import INDEX_HTML, REPORT_JSON, RunReport
+from elasticvit.report import INDEX_HTML, REPORT_JSON, RunReport, verdict
 from elasticvit.report.screenshot import find_browser, screenshot
 from elasticvit.utils.atomic import write_json
 
@@ -135,15 +135,9 @@ def summarize(report: RunReport) -> dict:
         "latency_s": round(report.stage_s.get("latency", 0.0), 1),
         "stage_s": {k: round(v, 1) for k, v in report.stage_s.items()},
         "devices": devices,
-        "verdicts": [f"{r.device}: {r.baseline} {_verdict(r.accuracy_gain)}" for r in report.comparison.rows],
+        "verdicts": [f"{r.device}: {verdict(r, {})}" for r in report.comparison.rows],
         "warnings": report.warnings,
     }
-
-
-def _verdict(gain: float | None) -> str:
-    if gain is None:
-        return "is faster than every searched subnet"
-    return f"{'beaten' if gain > 0 else 'still wins'} at its latency ({100 * gain:+.1f} pts for the best subnet no slower)"
 
 
 if __name__ == "__main__":

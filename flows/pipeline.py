@@ -86,7 +86,7 @@ def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> 
         "baselines": baselines,
         "comparison": comparison,
         "report": report["report"],
-        "report_json": report["report_json"],
+        "warnings": report["warnings"],
         "stage_s": stage_s,
     }
 

@@ -4,7 +4,6 @@ trustworthy yet, and where the report is."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -12,7 +11,6 @@ from rich.table import Table
 
 from elasticvit.baselines import BaselineResult
 from elasticvit.export.stage import ExportReport
-from elasticvit.report import RunReport
 
 COLUMNS = ("device", "model", "budget (ms)", "latency (ms)", "MACs (M)", "val acc", "test acc", "arch")
 
@@ -82,9 +80,7 @@ def render_summary(result: dict[str, Any], console: Console | None = None) -> No
     for row in with_baselines(result["chosen"], result.get("baselines") or []):
         table.add_row(*_cells(row))
     console.print(table)
-    if result.get("report_json"):
-        report = RunReport.model_validate_json(Path(result["report_json"]).read_text())
-        for warning in report.warnings:
-            console.print(f"[bold yellow]too short to trust:[/] {warning}")
+    for warning in result.get("warnings") or []:
+        console.print(f"[bold yellow]too short to trust:[/] {warning}")
     if result.get("report"):
         console.print(f"report: {result['report']}")

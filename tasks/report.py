@@ -16,7 +16,7 @@ from prefect import task
 from elasticvit.baselines import BaselineResult, Comparison
 from elasticvit.config import ExperimentConfig
 from elasticvit.export.stage import ExportReport
-from elasticvit.report import REPORT_JSON, report_dir, run_report
+from elasticvit.report import run_report
 from elasticvit.search import DeviceSearchResult
 from tasks.tracking import configure_mlflow, stage_run
 
@@ -33,13 +33,14 @@ def pipeline_report(
     baselines: list[str] | None = None,
     stage_s: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Write the run's report from its stages' files and log it; return the page's path and the run id.
+    """Write the run's report from its stages' files and log it; return the page's path, the reasons
+    the run is too short to trust, and the run id.
 
     ``comparison`` is the baseline comparison's JSON (None: no baselines), ``baselines`` the baselines'
     result files, ``stage_s`` the wall seconds of each stage so far. Without a parent run the
     report gets a run of its own. Cheap and it only reads files, so it is not cached.
     """
-    paths = run_report(
+    report, paths = run_report(
         cfg,
         [DeviceSearchResult.load(p) for p in search_results],
         [ExportReport.load(p) for p in export_reports],
@@ -60,5 +61,4 @@ def pipeline_report(
         for path in paths:
             client.log_artifact(parent_run_id, str(path), artifact_path=ARTIFACT_PATH)
         run_id = parent_run_id
-    return {"report": str(Path(paths[-1]).resolve()), "report_json": str((report_dir(cfg) / REPORT_JSON).resolve()),
-            "mlflow_run_id": run_id}
+    return {"report": str(Path(paths[-1]).resolve()), "warnings": report.warnings, "mlflow_run_id": run_id}

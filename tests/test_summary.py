@@ -6,9 +6,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from elasticvit.baselines import Comparison
 from elasticvit.export.stage import ExportedModel, ExportReport
-from elasticvit.report import RunReport
 from flows.summary import chosen_rows, render_summary, summary_markdown, with_baselines
 from tests.test_baselines import make_baseline_result
 
@@ -52,13 +50,9 @@ def test_baselines_sit_under_their_devices_subnets_with_test_accuracy(tmp_path: 
     assert "| dev | baseline resnet18 | - | 3.500 | 0.0 | 0.700 | 0.660 | - |" in summary_markdown(rows)
 
 
-def test_closing_lines_name_the_warnings_and_the_report(tmp_path: Path) -> None:
-    report = RunReport(title="t", exports=[], comparison=Comparison(paretos=[], rows=[]), breakdowns=[],
-                       warnings=["the supernet was still learning"])
-    path = tmp_path / "report.json"
-    path.write_text(report.model_dump_json())
+def test_closing_lines_name_the_warnings_and_the_report() -> None:
     console = Console(record=True, width=200)
     render_summary({"mlflow_run_id": "r1", "data": {"data_dir": "d", "data_version": "v"}, "chosen": [],
-                    "report": "/x/index.html", "report_json": str(path)}, console)
+                    "report": "/x/index.html", "warnings": ["the supernet was still learning"]}, console)
     text = console.export_text()
     assert "too short to trust: the supernet was still learning" in text and "report: /x/index.html" in text

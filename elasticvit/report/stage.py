@@ -17,7 +17,7 @@ from elasticvit.export.stage import ExportReport
 from elasticvit.latency.lut import table_path
 from elasticvit.latency.predictor import LatencyPredictor
 from elasticvit.report.history import TrainingCurve
-from elasticvit.report.run import build_run_report, write_run_report
+from elasticvit.report.run import RunReport, build_run_report, write_run_report
 from elasticvit.search.device import DeviceSearchResult
 from elasticvit.space import load_space
 from elasticvit.training.checkpoint import HISTORY_NAME
@@ -36,8 +36,8 @@ def run_report(
     facts: Mapping[str, str] | None = None,
     baselines: Sequence[BaselineResult] = (),
     stage_s: Mapping[str, float] | None = None,
-) -> list[Path]:
-    """Build and write the report; return the files written, ``index.html`` last.
+) -> tuple[RunReport, list[Path]]:
+    """Build and write the report; return it and the files written, ``index.html`` last.
 
     Without a ``comparison`` (a run with no baselines) the Pareto data comes from ``searches`` alone.
     """
@@ -55,4 +55,4 @@ def run_report(
         baselines=baselines,
         stage_s=stage_s,
     )
-    return write_run_report(report, report_dir(cfg))
+    return report, write_run_report(report, report_dir(cfg))
