@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,17 +33,20 @@ import torch.nn.functional as F
 from pydantic import BaseModel
 from timm.optim import create_optimizer_v2
 
+from elasticvit.baselines.train import Budget, seeded, train_baseline
 from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.config.io import load_config
 from elasticvit.data import load_split, read_manifest
-from elasticvit.model import Supernet
+from elasticvit.model import Supernet, SubnetModel, load_subnet, save_subnet
 from elasticvit.sampling import build_sampler
+from elasticvit.search.scoring import top1
 from elasticvit.space import Arch, SearchSpace, load_space
 from elasticvit.space.complexity import arch_macs
 from elasticvit.training import load_supernet, pools_for, train_supernet
 from elasticvit.utils.atomic import write_json, write_text
 
 from bench.supernet_eval import LogProgress, SubnetScorer, prepare_shared_cifar
+from bench.supernet_quality import Resized
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -66,7 +70,15 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                 ["sampling.subnets_per_step=1", "sampling.rescore_every=500"]),
     "perf-k1-no-kd": ("perf-k1 without in-place distillation (what the quickstart's runs on digits found)",
                       ["sampling.subnets_per_step=1", "training.distillation=none"]),
+    "perf-k1-teacher": ("perf-k1, students distilled from a subnet trained alone first (a third of the budget)",
+                        ["sampling.subnets_per_step=1"]),
 }
+
+# Variants whose students learn from an external teacher: a mid-sized subnet of the space (the
+# shape of ../shared/ENVIRONMENT.md's static hybrid) trained alone first. Its training and its
+# forward in every supernet step are charged to the run's budget, so the supernet gets fewer steps.
+TEACHER_ARCH = "r32-s24:k3-c24:k3e3,k3e3-c40:k3e4,k3e4-t64:m2v1,m2v1-t128:m2v1,m2v1,m2v1"
+TEACHER_SHARE = {"perf-k1-teacher": 1 / 3}
 
 
 class RunRecord(BaseModel):
@@ -78,6 +90,8 @@ class RunRecord(BaseModel):
     train_wall_s: float
     subnets_per_step: float
     scoring_forwards: int
+    teacher_val: float | None = None
+    teacher_steps: int = 0
     largest: float
     smallest: float
     random_mean: float
@@ -101,13 +115,21 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"unknown variant(s) {unknown}; known: {list(VARIANTS)}")
     data_dir = prepare_shared_cifar(WORK / "data")
-    torch.manual_seed(0)
-    cost = measure_cost_model(load_space("cifar"), read_manifest(data_dir).num_classes)
-    log.info("cost model: %.3f s + %.4f s per M MACs per pass", *cost)
     results_path = RESULTS / "recipe_study.json"
-    records = {}
+    records, cost = {}, None
     if results_path.exists():
-        records = {r["name"]: r for r in json.loads(results_path.read_text())["runs"]}
+        earlier = json.loads(results_path.read_text())
+        records = {r["name"]: r for r in earlier["runs"]}
+        # one cost model for every row: re-measuring it on a noisy machine would give a later
+        # variant a different number of steps for the same budget
+        cost = earlier["cost_model_s"]["per_pass"], earlier["cost_model_s"]["per_mmac"]
+        if earlier["budget_s"] != args.budget_s:
+            raise SystemExit(f"{results_path} holds runs at --budget-s {earlier['budget_s']}; move it away to "
+                             f"start a study at {args.budget_s}")
+    if cost is None:
+        torch.manual_seed(0)
+        cost = measure_cost_model(load_space("cifar"), read_manifest(data_dir).num_classes)
+    log.info("cost model: %.3f s + %.4f s per M MACs per pass", *cost)
     for name in args.variants or list(VARIANTS):
         record = run_variant(name, args.budget_s, cost, data_dir)
         records[name] = record.model_dump()
@@ -121,10 +143,10 @@ def main(argv: list[str] | None = None) -> None:
 log = logging.getLogger("bench.recipe_study")
 
 
-def variant_config(name: str, steps_per_epoch: int, epochs: int) -> ExperimentConfig:
+def variant_config(name: str, steps_per_epoch: int, epochs: int, extra: Sequence[str] = ()) -> ExperimentConfig:
     _, overrides = VARIANTS[name]
     return load_config("cifar10", [
-        *BASE, *overrides, f"training.epochs={epochs}", f"training.warmup_epochs={min(1.0, epochs / 10)}", f"training.max_steps_per_epoch={steps_per_epoch}",
+        *BASE, *overrides, *extra, f"training.epochs={epochs}", f"training.warmup_epochs={min(1.0, epochs / 10)}", f"training.max_steps_per_epoch={steps_per_epoch}",
         "training.checkpoint_every_steps=100", "training.probes_per_level=0",
         f"training.output_dir={WORK / name / 'supernet'}",
     ])
@@ -184,10 +206,20 @@ def run_variant(name: str, budget_s: float, cost: tuple[float, float], data_dir:
     step_s, per_step = estimated_step_s(probe_cfg, cost, num_classes, out)
     train_len = len(load_split(data_dir, "train")[1])
     steps_per_epoch = train_len // probe_cfg.training.batch_size
+    extra, teacher_val, teacher_steps = [], None, 0
+    if name in TEACHER_SHARE:
+        space = load_space(probe_cfg.space.name)
+        teacher_pass_s = cost[0] + cost[1] * arch_macs(space, Arch.parse(TEACHER_ARCH), num_classes) / 1e6
+        teacher_steps = max(2, round(TEACHER_SHARE[name] * budget_s / teacher_pass_s))
+        teacher_path, teacher_val = train_teacher(probe_cfg, space, teacher_steps, steps_per_epoch, data_dir,
+                                                  out / "teacher")
+        extra = [f"training.teacher={teacher_path}"]
+        budget_s *= 1 - TEACHER_SHARE[name]
+        step_s += SCORING_COST * teacher_pass_s
     steps = max(2, round(budget_s / step_s))
     epochs = max(2, math.ceil(steps / steps_per_epoch))
     steps_per_epoch = round(steps / epochs)
-    cfg = variant_config(name, steps_per_epoch, epochs)
+    cfg = variant_config(name, steps_per_epoch, epochs, extra)
     log.info("%s: %.2f s/step estimated, %.1f subnets/step -> %d epochs x %d steps", name, step_s, per_step, epochs,
              steps_per_epoch)
     started = time.perf_counter()
@@ -203,11 +235,30 @@ def run_variant(name: str, budget_s: float, cost: tuple[float, float], data_dir:
         name=name, change=VARIANTS[name][0], overrides=VARIANTS[name][1], steps=result.steps,
         est_step_s=round(step_s, 3), train_wall_s=round(wall, 1) if result.resumed_from_step == 0 else -1.0,
         subnets_per_step=round(per_step, 2), scoring_forwards=result.scoring_forwards,
-        largest=accs[0], smallest=accs[1], random_mean=float(np.mean(accs[2:])), random_min=min(accs[2:]),
+        teacher_val=teacher_val, teacher_steps=teacher_steps, largest=accs[0], smallest=accs[1], random_mean=float(np.mean(accs[2:])), random_min=min(accs[2:]),
         random_max=max(accs[2:]), random_accs=accs[2:],
     )
     write_text(cached, record.model_dump_json(indent=1))
     return record
+
+
+def train_teacher(
+    cfg: ExperimentConfig, space: SearchSpace, steps: int, steps_per_epoch: int, data_dir: Path, out: Path
+) -> tuple[Path, float]:
+    """``TEACHER_ARCH`` trained alone for ``steps`` with the supernet's recipe; (subnet file, val top-1)."""
+    path = out / "teacher.pt"
+    epochs = max(1, math.ceil(steps / steps_per_epoch))
+    recipe = cfg.training.model_copy(update={"epochs": epochs, "max_steps_per_epoch": round(steps / epochs),
+                                             "warmup_epochs": min(1.0, epochs / 10)})
+    if not path.exists():
+        with seeded(recipe.seed):
+            subnet = SubnetModel(space, Arch.parse(TEACHER_ARCH), read_manifest(data_dir).num_classes)
+        log.info("teacher %s: %d epochs x %d steps", TEACHER_ARCH, epochs, recipe.max_steps_per_epoch)
+        train_baseline(Resized(subnet), *load_split(data_dir, "train"), recipe, Budget(epochs=epochs),
+                       name="teacher", callbacks=[LogProgress("teacher", every=50)])
+        save_subnet(path, subnet)
+    scorer = SubnetScorer(data_dir, split="test")
+    return path, top1(load_subnet(path), scorer.batches(), Arch.parse(TEACHER_ARCH).resolution)
 
 
 def markdown_table(report: dict) -> str:

@@ -13,7 +13,7 @@ from elasticvit.config import ExperimentConfig
 from elasticvit.search import BudgetResult, SearchCallback
 from elasticvit.search.stage import device_dir, run_search
 from tasks.caching import input_key
-from tasks.tracking import log_flat_params, stage_run
+from tasks.tracking import log_flat_params, run_logger, stage_run
 
 
 class MlflowSearchCallback(SearchCallback):
@@ -29,6 +29,8 @@ class MlflowSearchCallback(SearchCallback):
                            step=generation)
 
     def on_budget(self, result: BudgetResult) -> None:
+        logger = run_logger()
+        (logger.info if result.within_budget is not False else logger.warning)("%s: %s", self.device, result.describe())
         with mlflow.start_run(run_name=f"{self.device}-{result.budget_ms:.4g}ms", nested=True,
                               tags={**self.tags, "stage": "search-budget", "arch_id": result.arch_id}):
             mlflow.log_params({"budget_ms": result.budget_ms, "arch_id": result.arch_id})
@@ -36,8 +38,10 @@ class MlflowSearchCallback(SearchCallback):
                 "val_accuracy": result.val_accuracy, "predicted_ms": result.predicted_ms,
                 "evaluations": result.evaluations, "measured": result.measured, "search_s": result.search_s,
             }
-            optional = {"measured_ms": result.measured_ms, "macs": result.macs, "params": result.params}
-            mlflow.log_metrics({**metrics, **{k: v for k, v in optional.items() if v is not None}})
+            optional = {"measured_ms": result.measured_ms, "macs": result.macs, "params": result.params,
+                        "within_budget": None if result.within_budget is None else float(result.within_budget)}
+            mlflow.log_metrics({**metrics, "rejected_over_budget": len(result.rejected),
+                                **{k: v for k, v in optional.items() if v is not None}})
             for generation, accuracy in enumerate(result.history):
                 mlflow.log_metric("best_val_accuracy", accuracy, step=generation)
             mlflow.log_dict(result.arch, "arch.json")

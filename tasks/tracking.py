@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+from prefect import get_run_logger
+from prefect.exceptions import MissingContextError
 
 from elasticvit.config import ExperimentConfig, Settings
 from elasticvit.config.io import config_hash
@@ -99,3 +102,11 @@ def resume_run(cfg: ExperimentConfig, run_id: str) -> Iterator[mlflow.ActiveRun]
     configure_mlflow(cfg)
     with mlflow.start_run(run_id=run_id) as run:
         yield run
+
+
+def run_logger() -> logging.Logger | logging.LoggerAdapter:
+    """Prefect's run logger inside a flow or task run (its lines show in the UI), else a plain one."""
+    try:
+        return get_run_logger()
+    except MissingContextError:  # a task's function called directly, as in tests
+        return logging.getLogger("tasks")

@@ -190,6 +190,9 @@ def test_trust_warnings_on_hand_made_runs(archs: dict[str, Arch]) -> None:
     gap = [e.model_copy(update={"models": [e.models[0].model_copy(update={"test_accuracy": 0.5})]}) for e in exports]
     picked_on_noise = trust_warnings(flat, gap)
     assert len(picked_on_noise) == 2 and all("12.0 pts lower on test" in w for w in picked_on_noise)
+    over = [exports[0].model_copy(update={"models": [exports[0].models[0].model_copy(update={"measured_ms": 0.95})]})]
+    assert trust_warnings(flat, over) == [f"{DEVICES[0]}-0.9ms measured 0.950 ms on {DEVICES[0]}, over its 0.9 ms "
+                                          "budget: no candidate the search timed held it"]
 
 
 def test_training_curve_reads_the_loops_history(tmp_path: Path) -> None:

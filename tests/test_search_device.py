@@ -10,8 +10,15 @@ import pytest
 from elasticvit.config import SearchConfig
 from elasticvit.search.cache import CacheContext, EvaluationCache
 from elasticvit.search.constraints import InfeasibleBudgetError
-from elasticvit.search.device import DeviceSearchResult, SearchCallback, resolve_budgets, search_device
+from elasticvit.search.device import (
+    DeviceSearchResult,
+    SearchCallback,
+    confirm_within_budget,
+    resolve_budgets,
+    search_device,
+)
 from elasticvit.search.evaluator import AccuracyEvaluator
+from elasticvit.search.outcome import Scored
 from elasticvit.search.plots import plot_front
 from tests.test_search_toy import ToyArch, ToyScorer, ToySpace, latency
 
@@ -117,3 +124,38 @@ def test_budgets_explicit_or_fractions() -> None:
     cfg = SearchConfig(budgets_ms={"a": [3.0, 1.0]}, budget_fractions=[0.5, 0.0, 1.0])
     assert resolve_budgets(cfg, "a", 1.0, 5.0) == [1.0, 3.0]
     assert resolve_budgets(cfg, "b", 1.0, 5.0) == [1.0, 3.0, 5.0]
+
+
+def test_a_chosen_arch_measured_over_its_budget_gives_way_to_one_that_holds(tmp_path: Path) -> None:
+    # the device runs archs with a heavy first gene 30 % slower than the table predicts
+    def measure(a: ToyArch) -> float:
+        return latency(a) * (1.3 if a.genes[0] >= 2 else 1.0)
+
+    unconfirmed, _ = _search(tmp_path / "u", DEVICE_A, [12.0], "a")
+    result, _ = _search(tmp_path / "c", DEVICE_A, [12.0], "a", measure=measure)
+    best, chosen = unconfirmed.budgets[0], result.budgets[0]
+    assert measure(ToyArch.model_validate(best.arch)) > 12.0  # the table's winner does not hold
+    assert chosen.within_budget is True and chosen.measured_ms <= 12.0
+    assert chosen.measured_ms == pytest.approx(measure(ToyArch.model_validate(chosen.arch)))
+    assert chosen.rejected and chosen.rejected[0].arch_id == best.arch_id
+    assert all(r.measured_ms > 12.0 and r.val_accuracy >= chosen.val_accuracy for r in chosen.rejected)
+
+
+def test_no_candidate_holding_the_budget_is_reported_not_hidden() -> None:
+    scored = [Scored(ToyArch(genes=[g, 1, 1, 1, 1, 1]), accuracy=0.1 * g) for g in range(1, 6)]
+    timed: list[str] = []
+
+    def measure(a: ToyArch) -> float:
+        timed.append(a.id)
+        return 3 * latency(a)
+
+    chosen, measured, rejected = confirm_within_budget(scored, 10.0, latency, measure, tries=3)
+    # after the first miss (3x), nothing else can fit once scaled: one timing, and it is returned
+    assert timed == [scored[-1].arch.id] and chosen is scored[-1] and measured == 3 * latency(chosen.arch)
+    assert rejected == []
+    timed.clear()
+    chosen, measured, rejected = confirm_within_budget(scored, 10.0, latency, lambda a: timed.append(a.id) or 10.4 + 0.01 * a.genes[0],
+                                                     tries=3)
+    # a small overshoot for all: the three most accurate are timed, the fastest of them comes back
+    assert len(timed) == 3 and chosen is scored[2] and measured == pytest.approx(10.43)
+    assert [r.arch_id for r in rejected] == [scored[4].arch.id, scored[3].arch.id]

@@ -203,6 +203,10 @@ class SearchConfig(Section):
         "<output_dir>/evaluations.sqlite)"
     )
     measure_chosen: bool = Field(default=True, description="time each chosen subnet on the device backend")
+    confirm_candidates: int = Field(
+        default=5, ge=1, description="with measure_chosen: at most this many candidates per budget, most accurate "
+        "first, are timed on the device until one measures within the budget"
+    )
     onnx_opset: int = Field(default=17, ge=11)
     parity_atol: float = Field(default=1e-4, gt=0.0, description="absolute part of the ONNX parity tolerance")
     parity_rtol: float = Field(

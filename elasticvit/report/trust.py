@@ -27,6 +27,9 @@ def trust_warnings(curve: TrainingCurve | None, exports: Sequence[ExportReport])
                             f"{len(curve.epochs)} epochs: far from trained, so searched accuracies mean little")
     for export in exports:
         for m in export.models:
+            if m.measured_ms is not None and m.measured_ms > m.budget_ms:
+                warnings.append(f"{m.name} measured {m.measured_ms:.3f} ms on {export.device}, over its "
+                                f"{m.budget_ms:.4g} ms budget: no candidate the search timed held it")
             gap = 100 * (m.val_accuracy - m.test_accuracy)
             if gap > TEST_GAP_PTS:
                 warnings.append(f"{m.name} scores {gap:.1f} pts lower on test than on the val images it was "

@@ -24,6 +24,7 @@ from elasticvit.search.cache import Evaluation
 from elasticvit.search.constraints import Constraint
 from elasticvit.search.evaluator import AccuracyEvaluator
 from elasticvit.search.evolution import ArchSpace, Screen, evolve
+from elasticvit.search.outcome import Scored
 from elasticvit.search.pareto import pareto_front
 from elasticvit.search.predictor import AccuracyPredictor
 from elasticvit.utils.atomic import write_text
@@ -38,6 +39,17 @@ class SearchSpaceLike(ArchSpace, Protocol):
     def largest(self) -> Any: ...
 
 
+class RejectedCandidate(BaseModel):
+    """A more accurate arch the table admitted but the device measured over the budget."""
+
+    model_config = ConfigDict(frozen=True)
+
+    arch_id: str
+    val_accuracy: float
+    predicted_ms: float
+    measured_ms: float
+
+
 class BudgetResult(BaseModel):
     """The arch chosen for one budget and what its search cost."""
 
@@ -48,6 +60,10 @@ class BudgetResult(BaseModel):
     arch: dict[str, Any]
     predicted_ms: float
     measured_ms: float | None
+    within_budget: bool | None = None
+    """Whether ``measured_ms`` holds the budget; None when the chosen arch was not measured."""
+    rejected: list[RejectedCandidate] = []
+    """Candidates timed over the budget before this one, most accurate first."""
     val_accuracy: float
     macs: int | None
     params: int | None
@@ -58,6 +74,21 @@ class BudgetResult(BaseModel):
     history: list[float]
     """Best val accuracy after each generation."""
     search_s: float
+
+    def describe(self) -> str:
+        """One line for the search's log: the choice, its latencies and whether the budget held."""
+        text = f"budget {self.budget_ms:.4g} ms: {self.arch_id} at {100 * self.val_accuracy:.1f} % val, " \
+               f"predicted {self.predicted_ms:.3f} ms"
+        if self.measured_ms is None:
+            return text + ", not measured"
+        text += f", measured {self.measured_ms:.3f} ms"
+        if self.within_budget:
+            text += " (holds)"
+        else:
+            text += f" (OVER the budget by {100 * (self.measured_ms / self.budget_ms - 1):.1f} %: no timed candidate held it)"
+        if self.rejected:
+            text += f"; {len(self.rejected)} more accurate candidate(s) measured over the budget were passed over"
+        return text
 
 
 class CloudPoint(BaseModel):
@@ -195,14 +226,21 @@ def _search_budget(
         screen=_screen(cached, cfg, evaluator),
         on_generation=lambda g, best, n: callback.on_generation(constraint.budget_ms, g, best.accuracy, n),
     )
-    arch = outcome.best.arch
+    if measure is None:
+        chosen, measured_ms, rejected = outcome.best, None, []
+    else:
+        chosen, measured_ms, rejected = confirm_within_budget(
+            outcome.scored, constraint.budget_ms, latency.predict, measure, cfg.confirm_candidates)
+    arch = chosen.arch
     return BudgetResult(
         budget_ms=constraint.budget_ms,
         arch_id=arch.id,
         arch=evaluator.encode(arch),
         predicted_ms=latency.predict(arch),
-        measured_ms=measure(arch) if measure is not None else None,
-        val_accuracy=outcome.best.accuracy,
+        measured_ms=measured_ms,
+        within_budget=None if measured_ms is None else measured_ms <= constraint.budget_ms,
+        rejected=rejected,
+        val_accuracy=chosen.accuracy,
         macs=macs(arch) if macs is not None else None,
         params=params(arch) if params is not None else None,
         evaluations=outcome.evaluations,
@@ -210,6 +248,35 @@ def _search_budget(
         history=list(outcome.history),
         search_s=time.perf_counter() - started,
     )
+
+
+def confirm_within_budget(
+    scored: Sequence[Scored], budget_ms: float, predict: Callable[[Any], float], measure: Callable[[Any], float],
+    tries: int,
+) -> tuple[Scored, float, list[RejectedCandidate]]:
+    """The most accurate scored arch whose latency, timed on the device, holds ``budget_ms``.
+
+    The table's prediction can be low for a whole family of archs (the fusions and overheads a sum
+    of blocks misses), so after a miss the prediction of every later candidate is scaled by the
+    worst measured/predicted ratio seen and those that cannot fit are not timed. At most ``tries``
+    archs are timed; if none holds, the fastest of them is returned (its result says so).
+    """
+    ratio, timed, rejected = 1.0, [], []
+    for candidate in sorted(scored, key=lambda s: (-s.accuracy, s.arch.id)):
+        if len(timed) >= tries:
+            break
+        predicted = predict(candidate.arch)
+        if predicted * ratio > budget_ms:
+            continue
+        measured = measure(candidate.arch)
+        if measured <= budget_ms:
+            return candidate, measured, rejected
+        timed.append((measured, candidate))
+        rejected.append(RejectedCandidate(arch_id=candidate.arch.id, val_accuracy=candidate.accuracy,
+                                          predicted_ms=predicted, measured_ms=measured))
+        ratio = max(ratio, measured / predicted)
+    measured, fastest = min(timed, key=lambda t: (t[0], t[1].arch.id))
+    return fastest, measured, [r for r in rejected if r.arch_id != fastest.arch.id]
 
 
 def _warm_start(cached: list[Evaluation], constraint: Constraint, decode: Callable[[dict[str, Any]], Any], n: int) -> list[Any]:
