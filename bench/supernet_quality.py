@@ -240,9 +240,14 @@ class Resized(nn.Module):
         return {f"model.{n}" for n in self.model.no_weight_decay()}
 
 
+# Training fields a standalone run does not read (``train_baseline`` learns from the labels alone:
+# no distillation, teacher, EMA, probes or BN recalibration), so changing them keeps its cache.
+NOT_STANDALONE = {"output_dir", "device", "checkpoint_every_steps", "probes_per_level", "distillation", "alpha_min",
+                  "alpha_max", "teacher", "ema_decay", "bn_calib_batches", "drop_path"}
+
+
 def _standalone_key(cfg: ExperimentConfig, arch: Arch, data_dir: Path) -> str:
-    recipe = cfg.training.model_dump(mode="json", exclude={"output_dir", "device", "checkpoint_every_steps",
-                                                           "probes_per_level"})
+    recipe = cfg.training.model_dump(mode="json", exclude=NOT_STANDALONE)
     return stable_hash({"arch": arch.id, "recipe": recipe, "data": read_manifest(data_dir).version}, length=16)
 
 
