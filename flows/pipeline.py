@@ -14,7 +14,7 @@ from prefect import flow
 
 from elasticvit.config import load_config
 from flows.latency import latency_device
-from flows.runs import close_parent_run, link_run_artifact, open_parent_run
+from flows.runs import close_parent_run, link_run_artifact, open_parent_run, runs_url
 from flows.search import search_device_flow
 from flows.summary import chosen_rows, summary_markdown, with_baselines
 from tasks.baselines import baseline_marker, compare_baselines_task, train_baseline_task
@@ -79,6 +79,7 @@ def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> 
     link_run_artifact(cfg, parent, "pipeline-mlflow-run", summary)
     return {
         "mlflow_run_id": parent,
+        "mlflow_runs_url": runs_url(cfg),
         "data": data,
         "supernet": supernet,
         "latency": latency,

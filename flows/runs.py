@@ -26,13 +26,19 @@ def close_parent_run(run_id: str, status: str = "FINISHED") -> None:
     MlflowClient().set_terminated(run_id, status=status)
 
 
+def runs_url(cfg: ExperimentConfig, run_id: str | None = None) -> str | None:
+    """The MLflow UI's runs table of the experiment (or one run's page); None without an HTTP server."""
+    uri = Settings().tracking_uri
+    if not uri.startswith("http"):
+        return None
+    experiment = MlflowClient().get_experiment_by_name(cfg.tracking.experiment)
+    return f"{uri.rstrip('/')}/#/experiments/{experiment.experiment_id}/runs" + (f"/{run_id}" if run_id else "")
+
+
 def link_run_artifact(cfg: ExperimentConfig, run_id: str, key: str, summary_md: str = "") -> None:
     """Publish the MLflow run id (and its UI address, when the server speaks HTTP) in Prefect."""
-    uri = Settings().tracking_uri
-    experiment = MlflowClient().get_experiment_by_name(cfg.tracking.experiment)
-    where = f"`{run_id}` (tracking store `{uri}`)"
-    if uri.startswith("http"):
-        where = f"[{run_id}]({uri.rstrip('/')}/#/experiments/{experiment.experiment_id}/runs/{run_id})"
+    url = runs_url(cfg, run_id)
+    where = f"[{run_id}]({url})" if url else f"`{run_id}` (tracking store `{Settings().tracking_uri}`)"
     create_markdown_artifact(
         key=key,
         markdown=f"## MLflow run\n\nExperiment `{cfg.tracking.experiment}`, run {where}\n\n{summary_md}",

@@ -72,6 +72,8 @@ def render_summary(result: dict[str, Any], console: Console | None = None) -> No
         if not console.is_terminal:  # a log file: wide enough that only the arch id wraps
             console = Console(width=160)
     console.print(f"MLflow pipeline run: {result['mlflow_run_id']}")
+    if result.get("mlflow_runs_url"):  # the runs table: subnets (tags.kind = 'subnet') beside baselines
+        console.print(f"MLflow runs: {result['mlflow_runs_url']}")
     data = result["data"]
     console.print(f"data: {data['data_dir']} (version {data['data_version']})")
     table = Table(title="Chosen subnet per device and latency budget, and the baselines on that device")

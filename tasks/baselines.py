@@ -2,7 +2,9 @@
 
 Each baseline is its own MLflow run, tagged ``kind=baseline`` and ``model=<name>``, in the same
 experiment as the supernet and its subnets (nested under the pipeline run when one is given), so
-the MLflow UI lists baselines and subnets side by side and filters them by ``tags.kind``.
+the MLflow UI lists baselines and subnets side by side and filters them by ``tags.kind``. Under it,
+one run per device (``tags.device``) holds the figures under the names a subnet's run uses
+(``tasks.tracking.COMPARABLE_METRICS``), so one device's subnets and baselines compare directly.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from elasticvit.search import DeviceSearchResult
 from elasticvit.training import ProgressCallback
 from elasticvit.utils.hashing import sha256_file
 from tasks.caching import input_key
-from tasks.tracking import log_flat_params, stage_run
+from tasks.retries import retry_unless_bad_input
+from tasks.tracking import common_tags, comparable_metrics, log_flat_params, stage_run
 from tasks.train import MlflowCallback
 
 LOG_EVERY_STEPS = 20
@@ -59,7 +62,10 @@ def _baseline_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> 
     return input_key(f"baseline-{model}", inputs)
 
 
-@task(name="baseline-train", cache_key_fn=_baseline_cache_key, persist_result=True, retries=1)
+@task(
+    name="baseline-train", cache_key_fn=_baseline_cache_key, persist_result=True, retries=1,
+    retry_condition_fn=retry_unless_bad_input,
+)
 def train_baseline_task(
     cfg: ExperimentConfig,
     model: str,
@@ -85,6 +91,12 @@ def train_baseline_task(
                 callbacks=[MlflowCallback(log_every=LOG_EVERY_STEPS), progress],
             )
         log_result(result)
+        for device in result.latency:
+            device_tags = {**tags, "device": device}
+            with mlflow.start_run(run_name=f"baseline-{model}-{device}", nested=True,
+                                  tags=common_tags(cfg, "baseline-device", device_tags)):
+                mlflow.log_metrics(comparable_metrics(result.test_accuracy, result.val_accuracy,
+                                                      result.latency_ms(device), result.macs, result.params))
     return {
         "model": model,
         "result": str(baseline_marker(cfg, model)),
@@ -94,7 +106,7 @@ def train_baseline_task(
     }
 
 
-@task(name="baseline-compare", retries=1)
+@task(name="baseline-compare", retries=1, retry_condition_fn=retry_unless_bad_input)
 def compare_baselines_task(
     cfg: ExperimentConfig,
     baseline_results: list[str],

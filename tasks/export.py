@@ -1,8 +1,9 @@
 """Prefect task for the ``export`` stage: export a device's chosen subnets and register each in MLflow.
 
-Every exported subnet becomes a version of the registered model ``<config name>-<device>`` (the
-device's name, kept apart per experiment config), tagged with its arch, budget, latency, accuracy,
-supernet run and data version, so the registry lists devices and budgets side by side.
+Every exported arch becomes a version of the registered model ``<config name>-<device>`` (the
+device's name, kept apart per experiment config), tagged with its arch, the budgets it serves,
+latency, accuracy, supernet run and data version, so the registry lists devices and budgets side
+by side; its run logs the same metric names as the baselines' per-device runs.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from prefect import task
 from prefect.context import TaskRunContext
 
 from elasticvit.config import ExperimentConfig
+from elasticvit.config.io import config_hash
 from elasticvit.export import ExportedModel, run_export
 from tasks.caching import input_key
-from tasks.tracking import stage_run
+from tasks.retries import retry_unless_bad_input
+from tasks.tracking import common_tags, comparable_metrics, stage_run
 
 
 def registered_model_name(cfg: ExperimentConfig, device: str) -> str:
@@ -45,7 +48,10 @@ def export_marker(cfg: ExperimentConfig, device: str) -> Path:
     return (Path(cfg.search.export_dir) / device / "exports.json").resolve()
 
 
-@task(name="export-device", cache_key_fn=_cache_key, persist_result=True, retries=1, retry_delay_seconds=10)
+@task(
+    name="export-device", cache_key_fn=_cache_key, persist_result=True, retries=1, retry_delay_seconds=10,
+    retry_condition_fn=retry_unless_bad_input,
+)
 def export_device(
     cfg: ExperimentConfig,
     device: str,
@@ -60,7 +66,8 @@ def export_device(
         report = run_export(cfg, device, supernet_path=supernet["checkpoint"], data_dir=data["data_dir"],
                             supernet_run_id=supernet["mlflow_run_id"])
         mlflow.log_artifact(str(export_marker(cfg, device)), artifact_path="export")
-        versions = [register(cfg, model, supernet["mlflow_run_id"], data["data_version"]) for model in report.models]
+        versions = [register(cfg, same, supernet["mlflow_run_id"], data["data_version"])
+                    for same in by_arch(report.models)]
     return {
         "device": device,
         "exports": str(export_marker(cfg, device)),
@@ -71,22 +78,32 @@ def export_device(
     }
 
 
-def register(cfg: ExperimentConfig, model: ExportedModel, supernet_run_id: str, data_version: str) -> ModelVersion:
-    """Log one exported subnet (ONNX flavour, with its checkpoint and card) and register it as a
-    version of the device's model; the version's tags are what the registry UI compares."""
-    with mlflow.start_run(run_name=model.name, nested=True, tags={"stage": "export-model", "arch_id": model.arch_id}):
-        mlflow.log_metrics({
-            "test_accuracy": model.test_accuracy, "val_accuracy": model.val_accuracy,
-            "onnx_max_abs_diff": model.onnx_max_abs_diff, "predicted_ms": model.predicted_ms,
-        })
-        info = mlflow.onnx.log_model(
-            onnx.load(str(model.onnx)), name="model",
-            extra_files=[str(model.checkpoint), str(model.card), str(model.card.with_suffix(".json"))],
-        )
+def by_arch(models: list[ExportedModel]) -> list[list[ExportedModel]]:
+    """The exports grouped by arch, tightest budget first: one arch chosen for several budgets is
+    one model, registered once."""
+    groups: dict[str, list[ExportedModel]] = {}
+    for model in sorted(models, key=lambda m: m.budget_ms):
+        groups.setdefault(model.arch_id, []).append(model)
+    return list(groups.values())
+
+
+def register(cfg: ExperimentConfig, same: list[ExportedModel], supernet_run_id: str, data_version: str) -> ModelVersion:
+    """Log one exported subnet (ONNX flavour, with its checkpoint and card) in a run of its own and
+    register it as a version of the device's model, tagged with every budget it serves.
+
+    The run's metrics carry the names the per-device baseline runs use (``COMPARABLE_METRICS``;
+    ``latency_ms`` is the device's measurement when the search timed it, else the table's
+    prediction); the version's tags are what the registry UI compares.
+    """
+    model = same[0]
+    budgets = ",".join(f"{m.budget_ms:.4f}" for m in same)
+    latency = model.measured_ms if model.measured_ms is not None else model.predicted_ms
     tags = {
+        "kind": "subnet",
         "arch_id": model.arch_id,
         "device": model.device,
         "budget_ms": f"{model.budget_ms:.4f}",
+        "budgets_ms": budgets,
         "latency_predicted_ms": f"{model.predicted_ms:.4f}",
         "latency_measured_ms": "" if model.measured_ms is None else f"{model.measured_ms:.4f}",
         "val_accuracy": f"{model.val_accuracy:.4f}",
@@ -94,4 +111,14 @@ def register(cfg: ExperimentConfig, model: ExportedModel, supernet_run_id: str, 
         "supernet_run_id": supernet_run_id,
         "data_version": data_version,
     }
-    return mlflow.register_model(info.model_uri, registered_model_name(cfg, model.device), tags=tags)
+    with mlflow.start_run(run_name=model.name, nested=True, tags=common_tags(cfg, "export-model", tags)):
+        mlflow.log_metrics({
+            **comparable_metrics(model.test_accuracy, model.val_accuracy, latency, model.macs, model.params),
+            "latency_predicted_ms": model.predicted_ms, "onnx_max_abs_diff": model.onnx_max_abs_diff,
+        })
+        info = mlflow.onnx.log_model(
+            onnx.load(str(model.onnx)), name="model",
+            extra_files=[str(model.checkpoint), str(model.card), str(model.card.with_suffix(".json"))],
+        )
+    return mlflow.register_model(info.model_uri, registered_model_name(cfg, model.device),
+                                 tags={**tags, "config_hash": config_hash(cfg)})

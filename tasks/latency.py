@@ -23,6 +23,7 @@ from elasticvit.latency import (
 from elasticvit.space import load_space
 from elasticvit.utils.hashing import sha256_file
 from tasks.caching import input_key
+from tasks.retries import retry_unless_bad_input
 from tasks.tracking import resume_run, stage_run
 
 TABLE_EVENT = "elasticvit.latency.table-created"
@@ -44,7 +45,10 @@ def latency_marker(cfg: ExperimentConfig, device: str) -> Path:
     return table_path(cfg.latency.output_dir, device).resolve()
 
 
-@task(name="latency-collect", cache_key_fn=_table_cache_key, persist_result=True, retries=1)
+@task(
+    name="latency-collect", cache_key_fn=_table_cache_key, persist_result=True, retries=1,
+    retry_condition_fn=retry_unless_bad_input,
+)
 def collect_latency(
     cfg: ExperimentConfig,
     device: str,
@@ -79,7 +83,7 @@ def announce_table(cfg: ExperimentConfig, device: str, path: Path, digest: str) 
     )
 
 
-@task(name="latency-validate", retries=1)
+@task(name="latency-validate", retries=1, retry_condition_fn=retry_unless_bad_input)
 def validate_latency(cfg: ExperimentConfig, table: dict[str, str]) -> dict[str, float | str]:
     """Compare predicted with measured end-to-end latency of random subnets; log report and plot."""
     space = load_space(cfg.space.name)

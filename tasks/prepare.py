@@ -13,6 +13,7 @@ from elasticvit.config import ExperimentConfig
 from elasticvit.data import prepare_dataset
 from elasticvit.data.sources import source_digest
 from tasks.caching import input_key
+from tasks.retries import retry_unless_bad_input
 from tasks.tracking import log_flat_params, stage_run
 
 
@@ -27,7 +28,10 @@ def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     return input_key("prepare", inputs)
 
 
-@task(name="prepare-data", cache_key_fn=_cache_key, persist_result=True, retries=2, retry_delay_seconds=5)
+@task(
+    name="prepare-data", cache_key_fn=_cache_key, persist_result=True, retries=2, retry_delay_seconds=5,
+    retry_condition_fn=retry_unless_bad_input,
+)
 def prepare_data(cfg: ExperimentConfig, parent_run_id: str | None = None) -> dict[str, Any]:
     """Prepare the splits; return the data directory, its version and the MLflow run id."""
     with stage_run(cfg, "prepare", parent_run_id=parent_run_id) as run:

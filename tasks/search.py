@@ -13,6 +13,7 @@ from elasticvit.config import ExperimentConfig
 from elasticvit.search import BudgetResult, SearchCallback
 from elasticvit.search.stage import device_dir, run_search
 from tasks.caching import input_key
+from tasks.retries import retry_unless_bad_input
 from tasks.tracking import log_flat_params, run_logger, stage_run
 
 
@@ -64,7 +65,10 @@ def search_marker(cfg: ExperimentConfig, device: str) -> Path:
     return device_dir(cfg.search, device).resolve() / "result.json"
 
 
-@task(name="search-device", cache_key_fn=_cache_key, persist_result=True, retries=1, retry_delay_seconds=10)
+@task(
+    name="search-device", cache_key_fn=_cache_key, persist_result=True, retries=1, retry_delay_seconds=10,
+    retry_condition_fn=retry_unless_bad_input,
+)
 def search_device(
     cfg: ExperimentConfig,
     device: str,

@@ -16,6 +16,7 @@ from prefect.exceptions import MissingContextError
 
 from elasticvit.config import ExperimentConfig, Settings
 from elasticvit.config.io import config_hash
+from elasticvit.utils.redact import redact_value
 
 
 def configure_mlflow(cfg: ExperimentConfig, settings: Settings | None = None) -> str:
@@ -26,8 +27,14 @@ def configure_mlflow(cfg: ExperimentConfig, settings: Settings | None = None) ->
         # MLflow's S3 artifact client reads the endpoint from this variable.
         os.environ.setdefault("MLFLOW_S3_ENDPOINT_URL", settings.s3_endpoint_url)
     experiment = cfg.tracking.experiment
-    mlflow.set_experiment(experiment)
+    found = mlflow.set_experiment(experiment)
+    if EXPERIMENT_KIND_TAG not in found.tags:
+        # MLflow 3 opens an experiment without a kind on its GenAI traces page; ours holds training runs
+        mlflow.MlflowClient().set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, "custom_model_development")
     return experiment
+
+
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 
 
 def common_tags(cfg: ExperimentConfig, stage: str, extra: Mapping[str, Any] | None = None) -> dict[str, str]:
@@ -44,6 +51,18 @@ def common_tags(cfg: ExperimentConfig, stage: str, extra: Mapping[str, Any] | No
         tags["git_commit"] = commit
     tags.update({k: str(v) for k, v in (extra or {}).items()})
     return tags
+
+
+COMPARABLE_METRICS = ("test_accuracy", "val_accuracy", "latency_ms", "macs", "params")
+"""What every subnet run and every per-device baseline run logs under the same names, so MLflow's
+compare view (and ``search_runs`` filtered on ``tags.device``) puts them side by side."""
+
+
+def comparable_metrics(
+    test_accuracy: float | None, val_accuracy: float, latency_ms: float, macs: int | None, params: int | None
+) -> dict[str, float]:
+    figures = dict(zip(COMPARABLE_METRICS, (test_accuracy, val_accuracy, latency_ms, macs, params), strict=True))
+    return {k: float(v) for k, v in figures.items() if v is not None}
 
 
 @contextlib.contextmanager
@@ -92,8 +111,8 @@ def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             _flatten(f"{prefix}.{key}" if prefix else key, item, out)
-    else:
-        out[prefix] = str(value)[:500]
+    else:  # credentials never reach MLflow's params table
+        out[prefix] = redact_value(prefix, str(value))[:500]
 
 
 @contextlib.contextmanager

@@ -10,11 +10,13 @@ from prefect import task
 from prefect.context import TaskRunContext
 
 from elasticvit.config import ExperimentConfig
+from elasticvit.space import load_space
 from elasticvit.training import ProgressCallback, load_supernet, train_supernet
 from elasticvit.training.plots import plot_accuracy_vs_macs
 from elasticvit.training.records import EpochMetrics, StepMetrics
 from elasticvit.utils.hashing import sha256_file
 from tasks.caching import input_key
+from tasks.retries import retry_unless_bad_input
 from tasks.tracking import configure_mlflow, log_flat_params, stage_run
 
 
@@ -44,6 +46,8 @@ def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
         "training": cfg.training.model_dump(mode="json"),
         "sampling": cfg.sampling.model_dump(mode="json"),
         "space": cfg.space.model_dump(mode="json"),
+        # the space's content, not only its name: an edited space YAML must train anew
+        "space_hash": load_space(cfg.space.name).hash,
         "data_version": parameters["data"]["data_version"],
     }
     return input_key("train", {**inputs, "out": str(train_marker(cfg))})
@@ -57,7 +61,10 @@ def train_marker(cfg: ExperimentConfig) -> Path:
     return Path(cfg.training.output_dir).resolve() / "supernet.pt"
 
 
-@task(name="train-supernet", cache_key_fn=_cache_key, persist_result=True, retries=1, retry_delay_seconds=10)
+@task(
+    name="train-supernet", cache_key_fn=_cache_key, persist_result=True, retries=1, retry_delay_seconds=10,
+    retry_condition_fn=retry_unless_bad_input,
+)
 def train(cfg: ExperimentConfig, data: dict[str, str], parent_run_id: str | None = None) -> dict[str, Any]:
     """Train (or resume) the supernet; return its checkpoint, hash, MLflow run id and metrics.
 

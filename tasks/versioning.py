@@ -10,6 +10,7 @@ import boto3
 from prefect import task
 
 from elasticvit.config import ExperimentConfig, Settings, load_config
+from tasks.retries import retry_unless_bad_input
 
 REMOTE = "storage"
 
@@ -44,7 +45,7 @@ def configure_s3_remote(repo: Path, bucket: str, prefix: str, endpoint_url: str 
         _dvc(repo, "remote", "modify", REMOTE, "endpointurl", endpoint_url)
 
 
-@task(name="dvc-push", retries=2, retry_delay_seconds=2)
+@task(name="dvc-push", retries=2, retry_delay_seconds=2, retry_condition_fn=retry_unless_bad_input)
 def dvc_push(repo: Path, targets: list[str] | None = None) -> str:
     """Push the tracked artifacts to the default remote; raise ArtifactPushError when it fails."""
     out = subprocess.run(

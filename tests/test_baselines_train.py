@@ -72,6 +72,7 @@ def test_same_seed_same_weights_and_a_wall_clock_budget_ends_the_schedule(tmp_pa
 
 def test_baseline_task_records_a_tagged_nested_run(tmp_path: Path, data_dir: Path, sqlite_tracking: str) -> None:
     from tasks.baselines import compare_baselines_task, train_baseline_task
+    from tasks.tracking import COMPARABLE_METRICS
     from tests.test_baselines import make_search_result
 
     cfg = _config(tmp_path, "training.max_steps_per_epoch=1", "baselines.epochs=1")
@@ -91,6 +92,12 @@ def test_baseline_task_records_a_tagged_nested_run(tmp_path: Path, data_dir: Pat
     assert run.data.metrics["val_accuracy"] == out["val_accuracy"]
     assert run.data.metrics["latency_ms/torch-cpu-1t"] == out["latency_ms"]["torch-cpu-1t"]
     assert "val/" + MODEL in run.data.metrics  # per-epoch validation, as the supernet's probes
+    # one run per device, under the metric names a subnet's run uses
+    per_device = client.search_runs([experiment.experiment_id], "tags.kind = 'baseline' and tags.device = 'torch-cpu-1t'")
+    assert len(per_device) == 1 and per_device[0].data.tags["mlflow.parentRunId"] == run.info.run_id
+    figures = per_device[0].data.metrics
+    assert set(figures) == set(COMPARABLE_METRICS) - ({"test_accuracy"} if "test_accuracy" not in run.data.metrics else set())
+    assert figures["latency_ms"] == out["latency_ms"]["torch-cpu-1t"] and figures["val_accuracy"] == out["val_accuracy"]
 
     search = make_search_result("torch-cpu-1t").save(tmp_path / "search" / "result.json")
     compared = compare_baselines_task.fn(cfg, [out["result"]], [str(search)], parent_run_id=parent)

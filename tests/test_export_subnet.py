@@ -91,3 +91,13 @@ def test_scoring_files_and_npz_validation(subnet: SubnetModel, onnx_export: Onnx
     np.savez(tmp_path / "nolabels.npz", images=images)
     with pytest.raises(DatasetError, match="labels"):
         load_npz(tmp_path / "nolabels.npz")
+    np.savez(tmp_path / "empty.npz", images=images[:0], labels=labels[:0])
+    with pytest.raises(DatasetError, match="empty.npz: no images"):
+        load_npz(tmp_path / "empty.npz")
+    np.savez(tmp_path / "negative.npz", images=images, labels=labels - 1)
+    with pytest.raises(DatasetError, match="non-negative integers"):
+        load_npz(tmp_path / "negative.npz")
+    # 20-class labels for a 10-class model: refused, not scored as a low accuracy
+    np.savez(tmp_path / "twenty.npz", images=images, labels=rng.integers(10, 20, 30))
+    with pytest.raises(DatasetError, match=r"m\.pt: labels go up to 1\d but the model predicts 10 classes"):
+        evaluate_files([tmp_path / "m.pt"], *load_npz(tmp_path / "twenty.npz"))

@@ -113,6 +113,13 @@ def test_validation_refuses_a_table_of_another_device(space) -> None:  # type: i
         validate_predictor(space, predictor, load_device("torch-cpu-2t"), FAST, progress=False)
 
 
+def test_search_refuses_a_table_copied_from_another_device(space, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = synthetic_table(space).save(tmp_path / "torch-cpu-2t" / "table.json")
+    assert LatencyPredictor.load(path, space, load_device("torch-cpu-1t")).device.name == "torch-cpu-1t"
+    with pytest.raises(TableMismatchError, match=r"torch-cpu-2t/table.json: .*threads"):
+        LatencyPredictor.load(path, space, load_device("torch-cpu-2t"))
+
+
 def test_unreadable_table_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(LatencyTableError, match="no latency table"):
         LatencyTable.load(tmp_path / "missing.json")

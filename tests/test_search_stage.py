@@ -138,10 +138,12 @@ def test_export_is_faithful_to_the_search(stage_root: Path) -> None:
 def test_tasks_nest_runs_and_register_every_export(stage_root: Path, sqlite_tracking: str, tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 
+    from elasticvit.config.io import config_hash
     from elasticvit.utils.hashing import sha256_file
     from flows.runs import open_parent_run
     from tasks.export import export_device, registered_model_name
     from tasks.search import search_device
+    from tasks.tracking import COMPARABLE_METRICS
 
     # a fresh search folder: the task's run must measure, not only read result files
     cfg = _config(stage_root, output_dir=tmp_path / "search", export_dir=tmp_path / "export",
@@ -167,14 +169,27 @@ def test_tasks_nest_runs_and_register_every_export(stage_root: Path, sqlite_trac
     versions = client.search_model_versions(f"name = '{name}'")
     assert sorted(v.version for v in versions) == sorted(exported["versions"])
     report = ExportReport.load(exported["exports"])
-    # two budgets may choose the same arch: a version is identified by its budget
+    # an arch chosen for several budgets is one version, tagged with all of them
+    assert len(versions) == len({m.arch_id for m in report.models})
+    budgets = {a: ",".join(f"{m.budget_ms:.4f}" for m in sorted(report.models, key=lambda m: m.budget_ms)
+                           if m.arch_id == a) for a in {m.arch_id for m in report.models}}
     by_budget = {f"{m.budget_ms:.4f}": m for m in report.models}
     for v in versions:
         model = by_budget[v.tags["budget_ms"]]
+        assert v.tags["budgets_ms"] == budgets[model.arch_id] and v.tags["kind"] == "subnet"
         assert v.tags["arch_id"] == model.arch_id and v.tags["device"] == device
+        assert v.tags["config_hash"] == config_hash(cfg)
         assert float(v.tags["latency_predicted_ms"]) == pytest.approx(model.predicted_ms, abs=1e-4)
         assert float(v.tags["test_accuracy"]) == pytest.approx(model.test_accuracy, abs=1e-4)
         assert v.tags["supernet_run_id"] == "train-run" and v.tags["data_version"] == "dv-test"
+    # one run per subnet, with the metric names of the baselines' per-device runs
+    subnets = client.search_runs([experiment], f"tags.kind = 'subnet' and tags.device = '{device}'")
+    assert sorted(r.data.tags["arch_id"] for r in subnets) == sorted(budgets)
+    for r in subnets:
+        model = by_budget[r.data.tags["budget_ms"]]
+        assert set(COMPARABLE_METRICS) <= set(r.data.metrics)
+        assert r.data.metrics["latency_ms"] == pytest.approx(model.measured_ms)
+        assert r.data.metrics["test_accuracy"] == pytest.approx(model.test_accuracy)
 
 
 def _synthetic_table(space, device: str) -> LatencyTable:  # type: ignore[no-untyped-def]

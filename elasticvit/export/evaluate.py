@@ -35,21 +35,39 @@ def load_npz(path: str | os.PathLike[str]) -> tuple[Tensor, Tensor]:
         raise DatasetError(f"{path}: 'images' must be uint8 N x H x W x 3, got {images.dtype} {images.shape}")
     if labels.shape != (len(images),):
         raise DatasetError(f"{path}: {len(images)} images but labels of shape {labels.shape}")
+    if len(images) == 0:
+        raise DatasetError(f"{path}: no images; expected at least one labelled image")
+    if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
+        raise DatasetError(f"{path}: 'labels' must be non-negative integers (class indices), got {labels.dtype} "
+                           f"from {labels.min()} to {labels.max()}")
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
 
 def evaluate_files(paths: Iterable[str | os.PathLike[str]], images: Tensor, labels: Tensor) -> dict[str, float]:
     """Top-1 accuracy of every model file on ``images``/``labels``, keyed by the path as given."""
-    return {str(p): accuracy(_predictor(Path(p)), images, labels) for p in paths}
+    scores = {}
+    for p in paths:
+        try:
+            scores[str(p)] = accuracy(_predictor(Path(p)), images, labels)
+        except DatasetError as exc:
+            raise DatasetError(f"{p}: {exc}") from None
+    return scores
 
 
 def accuracy(predict: Callable[[Tensor], Tensor], images: Tensor, labels: Tensor) -> float:
-    """Top-1 of ``predict`` (normalised NCHW batch -> logits) over the whole set."""
+    """Top-1 of ``predict`` (normalised NCHW batch -> logits) over the whole set; labels the model
+    cannot predict (a class index beyond its head) are an error, not a silent miss."""
+    if len(labels) == 0:
+        raise DatasetError("no images to score")
     loader = InMemoryLoader(images, labels, batch_size=EVAL_BATCH, shuffle=False, augment=False)
     correct = 0
     for x, y in loader:
-        correct += int((predict(x).argmax(-1) == y).sum())
-    return correct / max(len(labels), 1)
+        logits = predict(x)
+        if int(labels.max()) >= logits.shape[-1]:
+            raise DatasetError(f"labels go up to {int(labels.max())} but the model predicts {logits.shape[-1]} "
+                               "classes: this data is not the task the model was trained on")
+        correct += int((logits.argmax(-1) == y).sum())
+    return correct / len(labels)
 
 
 def _predictor(path: Path) -> Callable[[Tensor], Tensor]:

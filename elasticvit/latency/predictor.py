@@ -14,7 +14,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from elasticvit.latency.correction import compute_ms
-from elasticvit.latency.lut import LatencyTable, MissingBlockError
+from elasticvit.latency.devices import DeviceSpec
+from elasticvit.latency.lut import LatencyTable, MissingBlockError, TableMismatchError
 from elasticvit.model.blocks import arch_blocks, space_blocks
 from elasticvit.space import Arch, SearchSpace
 
@@ -43,8 +44,17 @@ class LatencyPredictor:
         return cls(table, space)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], space: SearchSpace) -> LatencyPredictor:
-        return cls(LatencyTable.load(path), space)
+    def load(cls, path: str | os.PathLike[str], space: SearchSpace, device: DeviceSpec | None = None) -> LatencyPredictor:
+        """The table at ``path`` for ``space``; with ``device``, a table measured on another device
+        (its spec's measurement fields differ, e.g. a file copied from another device's folder) is
+        refused rather than predicting the wrong device's latency."""
+        table = LatencyTable.load(path)
+        if device is not None:
+            try:
+                table.check(space.hash, device)
+            except TableMismatchError as exc:
+                raise TableMismatchError(f"{path}: {exc}") from None
+        return cls(table, space)
 
     def predict(self, arch: Arch) -> float:
         """Predicted end-to-end latency of ``arch`` in milliseconds."""

@@ -45,7 +45,7 @@ def run_search(
     supernet, meta = load_supernet(supernet_path)
     space, num_classes = meta.space, meta.num_classes
     spec = load_device(device)
-    predictor = LatencyPredictor.load(table_path(cfg.latency.output_dir, spec.name), space)
+    predictor = LatencyPredictor.load(table_path(cfg.latency.output_dir, spec.name), space, spec)
     data = scoring_data(data_dir or cfg.data.output_dir, cfg.search)
     evaluator = AccuracyEvaluator(
         SupernetScorer(supernet, data),
