@@ -161,6 +161,8 @@ def test_tasks_nest_runs_and_register_every_export(stage_root: Path, sqlite_trac
     search_run = client.get_run(searched["mlflow_run_id"])
     assert search_run.data.tags["mlflow.parentRunId"] == parent
     experiment = search_run.info.experiment_id
+    # MLflow 3 opens the experiment on its runs table, not its GenAI traces page
+    assert client.get_experiment(experiment).tags["mlflow.experimentKind"] == "custom_model_development"
     children = client.search_runs([experiment], f"tags.mlflow.parentRunId = '{search_run.info.run_id}'")
     assert sorted(c.data.params["budget_ms"] for c in children) == sorted(str(b["budget_ms"]) for b in searched["budgets"])
     assert all("val_accuracy" in c.data.metrics and "measured_ms" in c.data.metrics for c in children)
