@@ -70,6 +70,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                 ["sampling.subnets_per_step=1", "sampling.rescore_every=500"]),
     "perf-k1-no-kd": ("perf-k1 without in-place distillation (what the quickstart's runs on digits found)",
                       ["sampling.subnets_per_step=1", "training.distillation=none"]),
+    "no-kd-lr4e-3": ("perf-k1-no-kd at twice the learning rate (4e-3)",
+                     ["sampling.subnets_per_step=1", "training.distillation=none", "training.lr=0.004"]),
+    "no-kd-lr1e-3": ("perf-k1-no-kd at half the learning rate (1e-3)",
+                     ["sampling.subnets_per_step=1", "training.distillation=none", "training.lr=0.001"]),
     "perf-k1-teacher": ("perf-k1, students distilled from a subnet trained alone first (a third of the budget)",
                         ["sampling.subnets_per_step=1"]),
 }
