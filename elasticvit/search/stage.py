@@ -55,8 +55,12 @@ def run_search(
     pools = FlopsPools.cached(
         space, cfg.sampling.num_levels, num_classes, SEARCH_POOL_SIZE, cfg.search.seed, Path(cfg.search.output_dir) / "pools"
     )
-    budgets = resolve_budgets(cfg.search, spec.name, predictor.predict(space.smallest()), predictor.predict(space.largest()))
     measure = device_measure(spec, supernet, space, num_classes, cfg.latency) if cfg.search.measure_chosen else None
+    # budgets given as fractions span what the device measures when it can be timed here: the
+    # table's sum of blocks can be low at the fast end, where a fraction of the predicted range
+    # would ask for latencies no subnet reaches on the device
+    ends = [measure(a) if measure is not None else predictor.predict(a) for a in (space.smallest(), space.largest())]
+    budgets = resolve_budgets(cfg.search, spec.name, *ends)
     with torch_threads(cfg.search.threads):
         result = search_device(
             space,
