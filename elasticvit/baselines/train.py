@@ -206,6 +206,9 @@ class _Trainer:
                         break
                 # the clock stops for validation: it is not training, and a baseline is not charged for it
                 train_s += time.perf_counter() - started
+                if self.budget.seconds is not None and self._spent(epoch, train_s):
+                    # the clock read after the last step can cross the budget that the step's own reading did not
+                    self.scheduler.step_update(self._position(step, train_s))
                 epoch += 1
                 self._end_epoch(epoch, step, {k: v / count for k, v in sums.items()})
         images = step * self.cfg.batch_size
