@@ -74,6 +74,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                      ["sampling.subnets_per_step=1", "training.distillation=none", "training.lr=0.004"]),
     "no-kd-lr1e-3": ("perf-k1-no-kd at half the learning rate (1e-3)",
                      ["sampling.subnets_per_step=1", "training.distillation=none", "training.lr=0.001"]),
+    "no-kd-zero-init": ("perf-k1-no-kd with every residual block starting as the identity (BigNAS's zero-init)",
+                        ["sampling.subnets_per_step=1", "training.distillation=none", "training.zero_init_last=true"]),
+    "no-kd-ema": ("perf-k1-no-kd, subnets scored from an exponential moving average of the weights (decay 0.99)",
+                  ["sampling.subnets_per_step=1", "training.distillation=none", "training.ema_decay=0.99"]),
     "perf-k1-teacher": ("perf-k1, students distilled from a subnet trained alone first (a third of the budget)",
                         ["sampling.subnets_per_step=1"]),
 }

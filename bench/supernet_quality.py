@@ -243,7 +243,8 @@ class Resized(nn.Module):
 # Training fields a standalone run does not read (``train_baseline`` learns from the labels alone:
 # no distillation, teacher, EMA, probes or BN recalibration), so changing them keeps its cache.
 NOT_STANDALONE = {"output_dir", "device", "checkpoint_every_steps", "probes_per_level", "distillation", "alpha_min",
-                  "alpha_max", "teacher", "ema_decay", "bn_calib_batches", "drop_path"}
+                  "alpha_max", "teacher", "ema_decay", "bn_calib_batches", "drop_path",
+                  "zero_init_last"}
 
 
 def _standalone_key(cfg: ExperimentConfig, arch: Arch, data_dir: Path) -> str:

@@ -162,3 +162,25 @@ def test_per_head_biases_and_tables_are_kept_out_of_weight_decay(cifar_net):
     params = dict(cifar_net.named_parameters())
     assert names and all(n in params for n in names)
     assert {n.rsplit(".", 1)[-1] for n in names} == {"table", "qk_bias", "v_bias"}
+
+
+@pytest.mark.parametrize("zero_init_last", [True, False])
+def test_zero_init_last_starts_every_residual_block_as_the_identity(zero_init_last):
+    space = SPACES["cifar"]
+    torch.manual_seed(0)
+    net = Supernet(space, 10, zero_init_last=zero_init_last).eval()
+    deep = space.largest()
+    # the same arch with every stage cut to its first layer: the layers it drops are residual
+    shallow = deep.model_copy(update={"stages": tuple(
+        s.model_copy(update={"layers": s.layers[:1]}) for s in deep.stages
+    )})
+    x = torch.randn(2, 3, deep.resolution, deep.resolution)
+    with torch.no_grad():
+        net.set_active(deep)
+        deep_logits = net(x)
+        net.set_active(shallow)
+        shallow_logits = net(x)
+    assert torch.allclose(deep_logits, shallow_logits, atol=1e-5) == zero_init_last
+    # extraction keeps the zeroed weights: the static deep model computes the same
+    with torch.no_grad():
+        torch.testing.assert_close(net.extract(deep).eval()(x), deep_logits, rtol=1e-4, atol=1e-5)

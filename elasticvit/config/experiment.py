@@ -95,6 +95,10 @@ class TrainingConfig(Section):
         "another class or none (digits, text)"
     )
     ema_decay: float | None = Field(default=None, gt=0.0, lt=1.0)
+    zero_init_last: bool = Field(
+        default=False, description="start every residual block of the supernet as the identity (its last "
+        "norm or projection zeroed), so an arch's deeper variants agree with it at initialisation"
+    )
     amp: bool = True
     compile: bool = False
     max_steps_per_epoch: int | None = Field(default=None, ge=1)

@@ -28,7 +28,7 @@ PLAN_CACHE_SIZE = 10_000
 
 
 class Supernet(nn.Module):
-    def __init__(self, space: SearchSpace, num_classes: int, drop_path: float = 0.0) -> None:
+    def __init__(self, space: SearchSpace, num_classes: int, drop_path: float = 0.0, zero_init_last: bool = False) -> None:
         super().__init__()
         self.space, self.num_classes = space, num_classes
         widths = [max(w) for w in feasible_widths(space)]
@@ -59,6 +59,9 @@ class Supernet(nn.Module):
         self.head = ElasticClassifierHead(widths[-1], space.head.expansion, space.head.width, num_classes,
                                           space.head.dropout)
         self._plans: dict[Arch, tuple[list[ElasticBlock], list[BlockSpec]]] = {}
+        if zero_init_last:
+            for block in self.residual_blocks():
+                block.zero_init_last()
         self.set_active(space.largest())
 
     def set_active(self, arch: Arch) -> None:
@@ -87,6 +90,15 @@ class Supernet(nn.Module):
         blocks = [block.to_static() for block in self.active_blocks]
         self.set_active(previous)
         return SubnetModel(self.space, arch, self.num_classes, blocks).train(self.training)
+
+    def residual_blocks(self) -> list[ElasticBlock]:
+        """The blocks that add to their input in every arch that runs them: the stem's layers and
+        every stage layer after the first (a stage's first block changes stride or width in some archs).
+
+        Zeroing their last layer (BigNAS's and timm's ``zero_init_last``) starts each as the identity,
+        so at initialisation an arch's deeper variants compute exactly what it does.
+        """
+        return [*self.stem, *(block for layers in self.stages for block in layers[1:])]
 
     def no_weight_decay(self) -> set[str]:
         """Parameters timm's optimizer factory keeps out of weight decay, besides the 1-D ones.

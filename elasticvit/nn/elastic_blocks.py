@@ -92,6 +92,9 @@ class ElasticDepthwiseSeparable(DepthwiseSeparableBase, ElasticBlock):
         self.conv_pw.set_active(spec.c_in, spec.c_out)
         self.bn2.set_active(spec.c_out)
 
+    def zero_init_last(self) -> None:
+        nn.init.zeros_(self.bn2.weight)
+
 
 class ElasticSqueezeExcite(nn.Module):
     """timm's ``SEModule`` (same child names) with hidden width ``channels // SE_REDUCTION``."""
@@ -145,6 +148,9 @@ class ElasticMBConv(MBConvBase, ElasticBlock):
         self.conv_pwl.set_active(hidden, spec.c_out)
         self.bn3.set_active(spec.c_out)
         self.has_skip = self.stride == 1 and spec.c_in == spec.c_out
+
+    def zero_init_last(self) -> None:
+        nn.init.zeros_(self.bn3.weight)
 
 
 class ElasticAttention(AttentionBase, ActiveConfig):
@@ -205,6 +211,10 @@ class ElasticTransformerBlock(TransformerBlockBase, ElasticBlock):
         self.attn.set_active(spec.c_in, spec.heads, spec.v_dim, spec.hw)
         self.norm2.set_active(spec.c_in)
         self.mlp.set_active(spec.c_in, spec.hidden)
+
+    def zero_init_last(self) -> None:
+        nn.init.zeros_(self.attn.proj.weight)
+        nn.init.zeros_(self.mlp.fc2.weight)
 
 
 class ElasticClassifierHead(ClassifierHeadBase, ElasticBlock):

@@ -148,7 +148,7 @@ class _Trainer:
 
     def _build_model(self) -> None:
         tc = self.tc
-        self.model = Supernet(self.space, self.num_classes, drop_path=tc.drop_path).to(self.device)
+        self.model = Supernet(self.space, self.num_classes, drop_path=tc.drop_path, zero_init_last=tc.zero_init_last).to(self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.forward = torch.compile(self.model) if tc.compile else self.model
         self.optimizer = create_optimizer_v2(self.model, opt=tc.optimizer, lr=tc.lr, weight_decay=tc.weight_decay)
