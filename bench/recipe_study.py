@@ -78,6 +78,12 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                         ["sampling.subnets_per_step=1", "training.distillation=none", "training.zero_init_last=true"]),
     "no-kd-ema": ("perf-k1-no-kd, subnets scored from an exponential moving average of the weights (decay 0.99)",
                   ["sampling.subnets_per_step=1", "training.distillation=none", "training.ema_decay=0.99"]),
+    "no-kd-wd0.01": ("perf-k1-no-kd with a fifth of the weight decay (AdamW 0.01 rather than 0.05)",
+                     ["sampling.subnets_per_step=1", "training.distillation=none", "training.weight_decay=0.01"]),
+    "no-kd-warmup3": ("perf-k1-no-kd with three epochs of warm-up rather than 0.8 (of 8)",
+                      ["sampling.subnets_per_step=1", "training.distillation=none", "training.warmup_epochs=3"]),
+    "no-kd-drop-path": ("perf-k1-no-kd with stochastic depth 0.1 (timm drop-path) on the residual blocks",
+                        ["sampling.subnets_per_step=1", "training.distillation=none", "training.drop_path=0.1"]),
     "perf-k1-teacher": ("perf-k1, students distilled from a subnet trained alone first (a third of the budget)",
                         ["sampling.subnets_per_step=1"]),
 }
@@ -154,7 +160,9 @@ log = logging.getLogger("bench.recipe_study")
 def variant_config(name: str, steps_per_epoch: int, epochs: int, extra: Sequence[str] = ()) -> ExperimentConfig:
     _, overrides = VARIANTS[name]
     return load_config("cifar10", [
-        *BASE, *overrides, *extra, f"training.epochs={epochs}", f"training.warmup_epochs={min(1.0, epochs / 10)}", f"training.max_steps_per_epoch={steps_per_epoch}",
+        # the run's length first, so that a variant may override its warm-up
+        *BASE, f"training.epochs={epochs}", f"training.warmup_epochs={min(1.0, epochs / 10)}", *overrides, *extra,
+        f"training.max_steps_per_epoch={steps_per_epoch}",
         "training.checkpoint_every_steps=100", "training.probes_per_level=0",
         f"training.output_dir={WORK / name / 'supernet'}",
     ])
