@@ -77,18 +77,19 @@ def baseline_compare(
     search_results: Annotated[
         list[Path] | None,
         typer.Option("--search-result", help="a device's search result JSON (repeatable; default: "
-                     "<search.output_dir>/<device>/result.json for every device in latency.devices)"),
+                     "<search.output_dir>/<device>/result.json for every device of the experiment)"),
     ] = None,
 ) -> None:
     """Put the trained baselines on every device's Pareto plot and write the comparison table."""
     from elasticvit.baselines.run import RESULT_NAME, baseline_dir
+    from elasticvit.latency.registry import experiment_devices
     from tasks.baselines import compare_baselines_task
 
     try:
         cfg = load_config(config, overrides)
     except ConfigError as exc:
         _fail(str(exc))
-    searches = search_results or [Path(cfg.search.output_dir) / d / "result.json" for d in cfg.latency.devices]
+    searches = search_results or [Path(cfg.search.output_dir) / d / "result.json" for d in experiment_devices(cfg)]
     baselines = [baseline_dir(cfg.baselines.output_dir, m) / RESULT_NAME for m in cfg.baselines.models]
     missing = [str(p) for p in [*searches, *baselines] if not p.exists()]
     if missing:

@@ -50,11 +50,12 @@ def collect(
     """Measure every block of the space on DEVICE and write its latency table (resumable)."""
     with _user_errors():
         from elasticvit.data import read_manifest
-        from elasticvit.latency import collect_table, load_device, table_path
+        from elasticvit.latency import collect_table, table_path
+        from elasticvit.latency.registry import device_spec
         from elasticvit.space import load_space
 
         cfg = load_config(config, overrides)
-        spec = load_device(device)
+        spec = device_spec(cfg, device)
         path = output or table_path(cfg.latency.output_dir, spec.name)
         search_space = load_space(space or cfg.space.name)
         if num_classes is None:
@@ -95,17 +96,17 @@ def validate(
         from elasticvit.latency import (
             LatencyPredictor,
             LatencyTable,
-            load_device,
             scatter_plot,
             table_path,
             validate_predictor,
         )
+        from elasticvit.latency.registry import device_spec, experiment_devices
         from elasticvit.space import load_space
 
         cfg = load_config(config, overrides)
         search_space = load_space(space or cfg.space.name)
-        for name in devices or cfg.latency.devices:
-            spec = load_device(name)
+        for name in devices or experiment_devices(cfg):
+            spec = device_spec(cfg, name)
             path = table_path(cfg.latency.output_dir, spec.name)
             predictor = LatencyPredictor.from_table(LatencyTable.load(path), search_space)
             report = validate_predictor(search_space, predictor, spec, cfg.latency, n, progress)

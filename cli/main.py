@@ -117,9 +117,10 @@ def quickstart(
 
 def _register_stage_commands() -> None:
     """Sub-commands whose modules import the library lazily, so ``--help`` stays fast."""
-    from cli import baseline, latency, search, space
+    from cli import baseline, device, latency, search, space
 
     app.add_typer(space.app, name="space")
+    app.add_typer(device.app, name="device")
     app.add_typer(latency.app, name="latency")
     app.command(name="search")(search.search)
     app.command(name="evaluate")(search.evaluate)

@@ -127,7 +127,9 @@ def _per_device(
 
 
 def _devices(cfg: ExperimentConfig, devices: list[str] | None) -> list[str]:
-    return list(devices or cfg.latency.devices)
+    from elasticvit.latency.registry import experiment_devices
+
+    return list(devices or experiment_devices(cfg))
 
 
 @contextlib.contextmanager

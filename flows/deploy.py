@@ -22,6 +22,7 @@ from prefect.exceptions import ObjectAlreadyExists
 from pydantic import BaseModel, ConfigDict
 
 from elasticvit.config import load_config
+from elasticvit.latency.registry import experiment_devices
 from tasks.latency import TABLE_EVENT
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,16 +64,17 @@ def deployment_specs(config: str, research_cron: str = "0 3 * * *") -> list[Depl
             name="research", entrypoint="flows/research.py:research", pool=DEFAULT_POOL, parameters={"config": config}, cron=research_cron
         ),
     ]
-    specs += [
-        DeploymentSpec(
-            name=f"latency-{device}",
-            entrypoint="flows/latency.py:latency_device",
-            pool=latency_pool(device),
-            parameters={"config": config, "device": device},
-        )
-        for device in cfg.latency.devices
-    ]
-    return specs
+    return specs + [latency_deployment(config, device) for device in experiment_devices(cfg)]
+
+
+def latency_deployment(config: str, device: str) -> DeploymentSpec:
+    """The device's latency flow, on its own pool: only a worker on the device host picks it up."""
+    return DeploymentSpec(
+        name=f"latency-{device}",
+        entrypoint="flows/latency.py:latency_device",
+        pool=latency_pool(device),
+        parameters={"config": config, "device": device},
+    )
 
 
 def ensure_work_pools(names: set[str]) -> None:

@@ -13,11 +13,12 @@ from pathlib import Path
 from prefect import flow
 
 from elasticvit.config import load_config
+from elasticvit.latency.registry import experiment_devices
 from flows.latency import latency_device
 from flows.runs import close_parent_run, link_run_artifact, open_parent_run, runs_url
 from flows.search import search_device_flow
 from flows.summary import chosen_rows, summary_markdown, with_baselines
-from tasks.baselines import baseline_marker, compare_baselines_task, train_baseline_task
+from tasks.baselines import baseline_marker, compare_baselines_task, time_baseline_task, train_baseline_task
 from tasks.caching import refresh_if_missing
 from tasks.prepare import prepare_data, prepare_marker
 from tasks.report import pipeline_report
@@ -29,6 +30,7 @@ from tasks.versioning import commit_pipeline, dvc_push
 def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> dict[str, object]:
     cfg = load_config(config, overrides)
     parent = open_parent_run(cfg, "pipeline")
+    devices = experiment_devices(cfg)
     stage_s: dict[str, float] = {}
     try:
         with timed(stage_s, "prepare"):
@@ -40,10 +42,10 @@ def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> 
         with timed(stage_s, "latency"):
             latency = {
                 device: latency_device(device, config, overrides, data["num_classes"], parent, announce=False)
-                for device in cfg.latency.devices
+                for device in devices
             }
         with timed(stage_s, "search"):
-            searched = {device: search_device_flow(device, config, overrides, parent) for device in cfg.latency.devices}
+            searched = {device: search_device_flow(device, config, overrides, parent) for device in devices}
         with timed(stage_s, "baselines"):
             baselines = [
                 refresh_if_missing(train_baseline_task, baseline_marker(cfg, model))(
@@ -51,6 +53,9 @@ def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> 
                 )
                 for model in cfg.baselines.models
             ]
+            for device in devices[len(cfg.latency.devices):]:  # added ones: timed, never retrained for
+                for baseline in baselines:
+                    time_baseline_task(cfg, baseline["model"], device, parent_run_id=parent)
             comparison = (
                 compare_baselines_task(
                     cfg, [b["result"] for b in baselines], [s["search"]["result"] for s in searched.values()], parent

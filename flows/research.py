@@ -9,6 +9,7 @@ from prefect import flow, task
 
 from elasticvit.config import ExperimentConfig, load_config
 from elasticvit.latency import table_path
+from elasticvit.latency.registry import experiment_devices
 from elasticvit.search.device import DeviceSearchResult
 from elasticvit.search.stage import device_dir
 from elasticvit.training.checkpoint import SUPERNET_NAME
@@ -24,7 +25,7 @@ def stale_devices(cfg: ExperimentConfig) -> list[str]:
         return []
     supernet_sha = sha256_file(supernet)
     stale = []
-    for device in cfg.latency.devices:
+    for device in experiment_devices(cfg):
         table = table_path(cfg.latency.output_dir, device)
         if not table.exists():
             continue

@@ -22,11 +22,12 @@ from elasticvit.baselines import (
     compare_all,
     resolve_budget,
     run_baseline,
+    time_baseline,
 )
 from elasticvit.baselines.report import COMPARISON_JSON, comparison_dir, write_report
 from elasticvit.baselines.run import RESULT_NAME
 from elasticvit.config import ExperimentConfig
-from elasticvit.latency import load_device
+from elasticvit.latency.registry import device_spec
 from elasticvit.search import DeviceSearchResult
 from elasticvit.training import ProgressCallback
 from elasticvit.utils.hashing import sha256_file
@@ -56,7 +57,8 @@ def _baseline_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> 
         "budget": resolve_budget(cfg.baselines, cfg.training, parameters["supernet_wall_s"]).model_dump(),
         "training": cfg.training.model_dump(mode="json", exclude={"output_dir"}),
         "latency": cfg.latency.model_dump(mode="json", exclude={"calibration_archs", "validate_archs", "output_dir"}),
-        "devices": [load_device(d).model_dump(mode="json") for d in cfg.latency.devices],
+        # the configured devices only: a device added later is timed by time_baseline_task, not retrained for
+        "devices": [device_spec(cfg, d).model_dump(mode="json") for d in cfg.latency.devices],
         "out": str(baseline_marker(cfg, model)),
     }
     return input_key(f"baseline-{model}", inputs)
@@ -92,11 +94,7 @@ def train_baseline_task(
             )
         log_result(result)
         for device in result.latency:
-            device_tags = {**tags, "device": device}
-            with mlflow.start_run(run_name=f"baseline-{model}-{device}", nested=True,
-                                  tags=common_tags(cfg, "baseline-device", device_tags)):
-                mlflow.log_metrics(comparable_metrics(result.test_accuracy, result.val_accuracy,
-                                                      result.latency_ms(device), result.macs, result.params))
+            log_device_run(cfg, result, device, tags)
     return {
         "model": model,
         "result": str(baseline_marker(cfg, model)),
@@ -104,6 +102,35 @@ def train_baseline_task(
         "latency_ms": {d: result.latency_ms(d) for d in result.latency},
         "mlflow_run_id": run.info.run_id,
     }
+
+
+@task(name="baseline-time", retries=1, retry_condition_fn=retry_unless_bad_input)
+def time_baseline_task(
+    cfg: ExperimentConfig, model: str, device: str, parent_run_id: str | None = None
+) -> dict[str, Any]:
+    """Time a trained baseline on ``device`` (a device added after it was trained) and log the
+    device's run under the baseline's, with the names a subnet's run uses; nothing is retrained."""
+    known = BaselineResult.load(baseline_marker(cfg, model)).latency if baseline_marker(cfg, model).exists() else {}
+    result = time_baseline(cfg, model, device_spec(cfg, device))
+    if device not in known:
+        tags = {"kind": "baseline", "model": model}
+        with stage_run(cfg, "baseline", parent_run_id=parent_run_id, run_name=f"baseline-{model}", tags=tags):
+            log_device_run(cfg, result, device, tags)
+        print(f"baseline {model} on {device}: {result.latency_ms(device):.3f} ms")
+    return {
+        "model": model,
+        "result": str(baseline_marker(cfg, model)),
+        "val_accuracy": result.val_accuracy,
+        "latency_ms": {d: result.latency_ms(d) for d in result.latency},
+    }
+
+
+def log_device_run(cfg: ExperimentConfig, result: BaselineResult, device: str, tags: dict[str, str]) -> None:
+    """One nested run per (baseline, device) holding the figures under the subnets' metric names."""
+    with mlflow.start_run(run_name=f"baseline-{result.model}-{device}", nested=True,
+                          tags=common_tags(cfg, "baseline-device", {**tags, "device": device})):
+        mlflow.log_metrics(comparable_metrics(result.test_accuracy, result.val_accuracy,
+                                              result.latency_ms(device), result.macs, result.params))
 
 
 @task(name="baseline-compare", retries=1, retry_condition_fn=retry_unless_bad_input)

@@ -15,11 +15,11 @@ from elasticvit.latency import (
     LatencyPredictor,
     LatencyTable,
     collect_table,
-    load_device,
     scatter_plot,
     table_path,
     validate_predictor,
 )
+from elasticvit.latency.registry import device_spec
 from elasticvit.space import load_space
 from elasticvit.utils.hashing import sha256_file
 from tasks.caching import input_key
@@ -33,7 +33,7 @@ def _table_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str
     cfg: ExperimentConfig = parameters["cfg"]
     device = parameters["device"]
     inputs = {
-        "device": load_device(device).model_dump(mode="json"),
+        "device": device_spec(cfg, device).model_dump(mode="json"),
         "latency": cfg.latency.model_dump(mode="json", exclude={"validate_archs"}),
         "space": load_space(cfg.space.name).hash,
         "num_classes": parameters["num_classes"],
@@ -62,7 +62,7 @@ def collect_latency(
     fires; flows that run the search themselves pass ``announce=False``. The cache key leaves
     ``announce`` and ``parent_run_id`` out: neither changes the table.
     """
-    spec = load_device(device)
+    spec = device_spec(cfg, device)
     path = table_path(cfg.latency.output_dir, spec.name)
     with stage_run(cfg, "latency", parent_run_id=parent_run_id, run_name=f"latency-{device}", tags={"device": device}) as run:
         table = collect_table(load_space(cfg.space.name), spec, num_classes, cfg.latency, path, progress=True)
@@ -87,7 +87,7 @@ def announce_table(cfg: ExperimentConfig, device: str, path: Path, digest: str) 
 def validate_latency(cfg: ExperimentConfig, table: dict[str, str]) -> dict[str, float | str]:
     """Compare predicted with measured end-to-end latency of random subnets; log report and plot."""
     space = load_space(cfg.space.name)
-    spec = load_device(table["device"])
+    spec = device_spec(cfg, table["device"])
     path = Path(table["table"])
     predictor = LatencyPredictor.from_table(LatencyTable.load(path), space)
     report = validate_predictor(space, predictor, spec, cfg.latency, progress=True)

@@ -31,7 +31,7 @@ from elasticvit.baselines.models import (
 from elasticvit.baselines.plots import plot_pareto
 from elasticvit.baselines.records import BaselineResult
 from elasticvit.baselines.report import comparison_dir, write_report
-from elasticvit.baselines.run import baseline_dir, run_baseline
+from elasticvit.baselines.run import baseline_dir, run_baseline, time_baseline
 from elasticvit.baselines.train import Budget, TrainStats, evaluate, resolve_budget, train_baseline
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "resolve_budget",
     "run_baseline",
     "searched_points",
+    "time_baseline",
     "train_baseline",
     "write_report",
 ]

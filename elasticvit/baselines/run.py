@@ -14,7 +14,8 @@ from elasticvit.baselines.records import BaselineResult
 from elasticvit.baselines.train import Batch, Budget, evaluate, resolve_device, seeded, train_baseline
 from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.data import InMemoryLoader, load_split, read_manifest
-from elasticvit.latency import load_device
+from elasticvit.latency.devices import DeviceSpec
+from elasticvit.latency.registry import device_spec
 from elasticvit.training.callbacks import TrainCallback
 from elasticvit.utils.atomic import torch_save
 
@@ -43,7 +44,7 @@ def run_baseline(
     so a typo costs nothing. Writes the weights and ``result.json`` under ``cfg.baselines.output_dir``.
     """
     check_model_name(model)
-    specs = [load_device(d) for d in (cfg.latency.devices if devices is None else devices)]
+    specs = [device_spec(cfg, d) for d in (cfg.latency.devices if devices is None else devices)]
     data_dir = Path(data_dir)
     manifest = read_manifest(data_dir)
     device = resolve_device(cfg.training.device)
@@ -77,6 +78,24 @@ def run_baseline(
     )
     result.save(out / RESULT_NAME)
     return result
+
+
+def time_baseline(cfg: ExperimentConfig, model: str, spec: DeviceSpec) -> BaselineResult:
+    """Time an already trained baseline on one more device and record it in its ``result.json``.
+
+    A device added to the experiment later gets its baseline rows without training anything again;
+    a device the baseline was already timed on is left as it was.
+    """
+    path = baseline_dir(cfg.baselines.output_dir, model) / RESULT_NAME
+    if not path.exists():
+        raise FileNotFoundError(f"no trained baseline '{model}' at {path} (train it first: elasticvit baseline -m {model})")
+    result = BaselineResult.load(path)
+    if spec.name in result.latency:
+        return result
+    net = create_baseline(model, result.num_classes, result.weights)
+    timed = result.model_copy(update={"latency": {**result.latency, spec.name: measure_model(net, spec, cfg.latency, result.resolution)}})
+    timed.save(path)
+    return timed
 
 
 def _eval_batches(data_dir: Path, split: str, device: torch.device) -> list[Batch]:

@@ -23,6 +23,7 @@ from elasticvit.export.model_card import DeviceLatency, ModelCard, write_model_c
 from elasticvit.export.onnx import export_onnx
 from elasticvit.export.standalone import standalone_subnet
 from elasticvit.latency import LatencyPredictor, table_path
+from elasticvit.latency.registry import experiment_devices
 from elasticvit.model import Supernet
 from elasticvit.search.device import BudgetResult, DeviceSearchResult
 from elasticvit.search.scoring import ScoringData, scoring_data, top1, torch_threads
@@ -174,6 +175,6 @@ def _export_one(
 
 def _predictors(cfg: ExperimentConfig, space: SearchSpace) -> dict[str, LatencyPredictor]:
     """A predictor for every configured device whose table exists (for the cards' latency rows)."""
-    paths = {d: table_path(cfg.latency.output_dir, d) for d in cfg.latency.devices}
+    paths = {d: table_path(cfg.latency.output_dir, d) for d in experiment_devices(cfg)}
     return {d: LatencyPredictor.load(p, space) for d, p in paths.items() if p.exists()}
 

@@ -16,6 +16,7 @@ from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.export.stage import ExportReport
 from elasticvit.latency.lut import table_path
 from elasticvit.latency.predictor import LatencyPredictor
+from elasticvit.latency.registry import experiment_devices
 from elasticvit.report.history import TrainingCurve
 from elasticvit.report.run import RunReport, build_run_report, write_run_report
 from elasticvit.search.device import DeviceSearchResult
@@ -42,7 +43,7 @@ def run_report(
     Without a ``comparison`` (a run with no baselines) the Pareto data comes from ``searches`` alone.
     """
     space = load_space(cfg.space.name)
-    tables = {d: table_path(cfg.latency.output_dir, d) for d in cfg.latency.devices}
+    tables = {d: table_path(cfg.latency.output_dir, d) for d in experiment_devices(cfg)}
     history = Path(cfg.training.output_dir) / HISTORY_NAME
     base = {"config": cfg.name, "space": cfg.space.name, "dataset": cfg.data.source, "sampler": cfg.sampling.strategy}
     report = build_run_report(

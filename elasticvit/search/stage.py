@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from elasticvit.config.experiment import ExperimentConfig, LatencyConfig, SearchConfig
-from elasticvit.latency import LatencyPredictor, get_backend, load_device, measure_arch, table_path
+from elasticvit.latency import LatencyPredictor, get_backend, measure_arch, table_path
 from elasticvit.latency.devices import DeviceSpec
+from elasticvit.latency.registry import device_spec
 from elasticvit.model import Supernet
 from elasticvit.search.cache import CacheContext, EvaluationCache
 from elasticvit.search.device import DeviceSearchResult, SearchCallback, resolve_budgets, search_device
@@ -44,7 +45,7 @@ def run_search(
     supernet_path = Path(supernet_path or Path(cfg.training.output_dir) / SUPERNET_NAME)
     supernet, meta = load_supernet(supernet_path)
     space, num_classes = meta.space, meta.num_classes
-    spec = load_device(device)
+    spec = device_spec(cfg, device)
     predictor = LatencyPredictor.load(table_path(cfg.latency.output_dir, spec.name), space, spec)
     data = scoring_data(data_dir or cfg.data.output_dir, cfg.search)
     evaluator = AccuracyEvaluator(
