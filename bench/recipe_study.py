@@ -218,7 +218,7 @@ def run_variant(name: str, budget_s: float, cost: tuple[float, float], data_dir:
     if cached.exists():
         return RunRecord.model_validate_json(cached.read_text())
     num_classes = read_manifest(data_dir).num_classes
-    probe_cfg = variant_config(name, 1, 2)
+    probe_cfg = variant_config(name, 1, 2, ["training.warmup_epochs=0"])  # plans the sampler only
     step_s, per_step = estimated_step_s(probe_cfg, cost, num_classes, out)
     train_len = len(load_split(data_dir, "train")[1])
     steps_per_epoch = train_len // probe_cfg.training.batch_size
