@@ -13,14 +13,11 @@ from typing import Annotated
 
 import typer
 
+from cli.latency import ConfigOpt, OverrideOpt
 from elasticvit.config import ConfigError, load_config
 
 app = typer.Typer(help="The devices of an experiment: add (and onboard), list, remove.", no_args_is_help=True)
 
-ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config name in configs/ or a YAML path")]
-OverrideOpt = Annotated[
-    list[str] | None, typer.Option("--set", "-s", help="override a field: section.key=value (repeatable)")
-]
 
 
 @app.command()
