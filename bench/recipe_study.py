@@ -84,6 +84,12 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                       ["sampling.subnets_per_step=1", "training.distillation=none", "training.warmup_epochs=3"]),
     "no-kd-drop-path": ("perf-k1-no-kd with stochastic depth 0.1 (timm drop-path) on the residual blocks",
                         ["sampling.subnets_per_step=1", "training.distillation=none", "training.drop_path=0.1"]),
+    "perf-k1-no-kd-seed1": ("perf-k1-no-kd from another seed (weights, data order, sampler and pools)",
+                            ["sampling.subnets_per_step=1", "training.distillation=none", "training.seed=1",
+                             "sampling.seed=1"]),
+    "no-kd-warmup3-seed1": ("no-kd-warmup3 from another seed (weights, data order, sampler and pools)",
+                            ["sampling.subnets_per_step=1", "training.distillation=none", "training.warmup_epochs=3",
+                             "training.seed=1", "sampling.seed=1"]),
     "perf-k1-teacher": ("perf-k1, students distilled from a subnet trained alone first (a third of the budget)",
                         ["sampling.subnets_per_step=1"]),
 }
