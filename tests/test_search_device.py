@@ -14,6 +14,7 @@ from elasticvit.search.device import (
     DeviceSearchResult,
     SearchCallback,
     confirm_within_budget,
+    budget_range,
     resolve_budgets,
     search_device,
 )
@@ -124,6 +125,15 @@ def test_budgets_explicit_or_fractions() -> None:
     cfg = SearchConfig(budgets_ms={"a": [3.0, 1.0]}, budget_fractions=[0.5, 0.0, 1.0])
     assert resolve_budgets(cfg, "a", 1.0, 5.0) == [1.0, 3.0]
     assert resolve_budgets(cfg, "b", 1.0, 5.0) == [1.0, 3.0, 5.0]
+
+
+def test_fractions_span_the_measured_range_but_never_under_the_predicted_smallest() -> None:
+    assert budget_range((1.0, 4.0)) == (1.0, 4.0)
+    # the table under-predicts the fast end: fractions span what the device measures
+    assert budget_range((1.0, 4.0), (1.5, 6.0)) == (1.5, 6.0)
+    # the device is faster than the table's smallest: a budget under it would admit no arch
+    assert budget_range((1.0, 4.0), (0.8, 3.0)) == (1.0, 3.0)
+    assert budget_range((1.0, 4.0), (0.5, 0.9)) == (1.0, 1.0)
 
 
 def test_a_chosen_arch_measured_over_its_budget_gives_way_to_one_that_holds(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from elasticvit.search.device import (
     CloudPoint,
     DeviceSearchResult,
     SearchCallback,
+    budget_range,
     resolve_budgets,
     search_device,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "pareto_front",
     "plot_front",
     "random_search",
+    "budget_range",
     "resolve_budgets",
     "search_device",
 ]

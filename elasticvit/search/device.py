@@ -136,6 +136,22 @@ class SearchCallback:
         """Once a budget's arch is chosen (and measured, when a measure function is given)."""
 
 
+def budget_range(
+    predicted_ms: tuple[float, float], measured_ms: tuple[float, float] | None = None
+) -> tuple[float, float]:
+    """The (fastest, slowest) latencies that ``budget_fractions`` span on a device.
+
+    With the smallest and largest subnets timed on the device (``measured_ms``) the range is what
+    the device measures, since the table's sum of blocks can be low at the fast end; but the fast
+    end never drops below the table's prediction for the smallest subnet, as the search admits an
+    arch by its predicted latency and a budget under that admits none.
+    """
+    if measured_ms is None:
+        return predicted_ms
+    fastest = max(measured_ms[0], predicted_ms[0])
+    return fastest, max(measured_ms[1], fastest)
+
+
 def resolve_budgets(cfg: SearchConfig, device: str, fastest_ms: float, slowest_ms: float) -> list[float]:
     """The device's explicit budgets, else ``budget_fractions`` of the way from fastest to slowest."""
     if device in cfg.budgets_ms:

@@ -19,7 +19,7 @@ from elasticvit.latency.devices import DeviceSpec
 from elasticvit.latency.registry import device_spec
 from elasticvit.model import Supernet
 from elasticvit.search.cache import CacheContext, EvaluationCache
-from elasticvit.search.device import DeviceSearchResult, SearchCallback, resolve_budgets, search_device
+from elasticvit.search.device import DeviceSearchResult, SearchCallback, budget_range, resolve_budgets, search_device
 from elasticvit.search.evaluator import AccuracyEvaluator
 from elasticvit.search.plots import plot_front
 from elasticvit.search.scoring import SupernetScorer, scoring_data, torch_threads
@@ -57,11 +57,12 @@ def run_search(
         space, cfg.sampling.num_levels, num_classes, SEARCH_POOL_SIZE, cfg.search.seed, Path(cfg.search.output_dir) / "pools"
     )
     measure = device_measure(spec, supernet, space, num_classes, cfg.latency) if cfg.search.measure_chosen else None
-    # budgets given as fractions span what the device measures when it can be timed here: the
-    # table's sum of blocks can be low at the fast end, where a fraction of the predicted range
-    # would ask for latencies no subnet reaches on the device
-    ends = [measure(a) if measure is not None else predictor.predict(a) for a in (space.smallest(), space.largest())]
-    budgets = resolve_budgets(cfg.search, spec.name, *ends)
+    ends = [space.smallest(), space.largest()]
+    span = budget_range(
+        (predictor.predict(ends[0]), predictor.predict(ends[1])),
+        None if measure is None else (measure(ends[0]), measure(ends[1])),
+    )
+    budgets = resolve_budgets(cfg.search, spec.name, *span)
     with torch_threads(cfg.search.threads):
         result = search_device(
             space,
