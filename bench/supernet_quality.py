@@ -127,13 +127,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", default="cifar10")
     parser.add_argument("-s", "--set", dest="overrides", action="append", default=[], help="section.key=value")
     parser.add_argument("--data", type=Path, default=SHARED_CIFAR)
+    parser.add_argument("--standalone-set", dest="standalone_overrides", action="append", default=[],
+                        help="section.key=value for the standalone references only: a one-change supernet run "
+                             "keeps the references (and their cached trainings) of the run it is compared with")
+    parser.add_argument("--name", help="results file stem (default supernet_quality)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     scale = SCALES["quick" if args.quick else "full"]
-    name = "supernet_quality_quick" if args.quick else "supernet_quality"
+    name = args.name or ("supernet_quality_quick" if args.quick else "supernet_quality")
     work = WORK / ("quick" if args.quick else "full")
     data_dir = prepare_shared_cifar(work / "data", args.data, per_class=scale.per_class)
     cfg = load_config(args.config, [*scale.overrides, *args.overrides])
+    reference_cfg = load_config(args.config, [*scale.overrides, *args.overrides, *args.standalone_overrides])
     run_key = stable_hash(cfg.training.model_dump(mode="json", exclude={"output_dir"})
                           | {"sampling": cfg.sampling.model_dump(mode="json"),
                              "space": load_space(cfg.space.name).hash}, length=10)
@@ -152,10 +157,11 @@ def main(argv: list[str] | None = None) -> None:
     inherited = evaluate_inherited(run_dir, records, data_dir, named, randoms, cfg)
     cache = RECORDS / "standalone" if not args.quick else work / "standalone"
     if args.part in ("all", "standalone"):
-        standalone = {n: train_standalone(cfg, space, a, data_dir, cache) for n, a in named.items()}
+        standalone = {n: train_standalone(reference_cfg, space, a, data_dir, cache) for n, a in named.items()}
     else:  # what earlier sittings trained
-        standalone = {n: _cached_standalone(cfg, a, data_dir, cache) for n, a in named.items()}
-    report = build_report(cfg, space, num_classes, training, named, randoms, inherited, standalone)
+        standalone = {n: _cached_standalone(reference_cfg, a, data_dir, cache) for n, a in named.items()}
+    report = build_report(cfg, space, num_classes, training, named, randoms, inherited, standalone,
+                          list(args.overrides), list(args.standalone_overrides))
     write_json(RESULTS / f"{name}.json", report)
     write_bytes(RESULTS / f"{name}.png", plot(report))
     write_text(RESULTS / f"{name}.md", markdown(report))
@@ -278,6 +284,7 @@ def train_standalone(cfg: ExperimentConfig, space: SearchSpace, arch: Arch, data
 def build_report(
     cfg: ExperimentConfig, space: SearchSpace, num_classes: int, training: dict, named: dict[str, Arch],
     randoms: list[Arch], inherited: dict, standalone: dict[str, dict | None],
+    overrides: Sequence[str] = (), standalone_overrides: Sequence[str] = (),
 ) -> dict:
     k = len(named)
     accs, lats = inherited["accuracy"], inherited["latency_ms"]
@@ -297,6 +304,8 @@ def build_report(
         "steps": training["steps"],
         "config": cfg.name,
         "strategy": cfg.sampling.strategy,
+        "overrides": overrides,
+        "standalone_overrides": standalone_overrides,
         "archs": rows,
         "kendall_tau": kendall_tau([r["inherited_val"] for r in rows], [r["standalone_val"] for r in rows])
         if complete else None,
