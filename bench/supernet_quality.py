@@ -36,7 +36,6 @@ from pathlib import Path
 
 import numpy as np
 import timm
-import torch
 from pydantic import BaseModel
 from scipy import stats as scistats
 from torch import Tensor, nn

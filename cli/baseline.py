@@ -13,7 +13,8 @@ from typing import Annotated
 
 import typer
 
-from elasticvit.config import ConfigError, load_config
+from cli.errors import fail
+from elasticvit.config import load_config
 
 ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config name in configs/ or a YAML path")]
 OverrideOpt = Annotated[
@@ -36,39 +37,30 @@ def baseline(
     ] = None,
 ) -> None:
     """Train MODEL with the platform's recipe and budget, evaluate it, time it on every device."""
-    from elasticvit.baselines import CheckpointError, UnknownModelError, check_model_name
+    from elasticvit.baselines import check_model_name
     from elasticvit.config.io import validate_config
     from elasticvit.data import read_manifest
-    from elasticvit.latency import BackendError, DeviceError
     from tasks.baselines import baseline_marker, train_baseline_task
     from tasks.caching import refresh_if_missing
 
     if epochs is not None and minutes is not None:
-        _fail("give --epochs or --minutes, not both")
-    try:
-        check_model_name(model)
-        cfg = load_config(config, overrides)
-        section = cfg.baselines.model_dump(mode="json")
-        section["models"] = [model]
-        section["checkpoints"] = {model: str(checkpoint)} if checkpoint else {}
-        if epochs is not None:
-            section.update(budget="epochs", epochs=epochs)
-        if minutes is not None:
-            section.update(budget="minutes", minutes=minutes)
-        cfg = validate_config({**cfg.model_dump(mode="json"), "baselines": section}, "the baseline command's options")
-        data_dir = Path(cfg.data.output_dir).resolve()
-        if not (data_dir / "manifest.json").exists():
-            _fail(f"no prepared data in {data_dir}: run `elasticvit prepare -c {config}` first")
-        task = refresh_if_missing(train_baseline_task, baseline_marker(cfg, model))
-        result = task(cfg, model, str(data_dir), read_manifest(data_dir).version, supernet_wall_s=supernet_seconds)
-    except (ConfigError, UnknownModelError, CheckpointError, DeviceError, BackendError, ValueError) as exc:
-        _fail(str(exc))
+        fail("give --epochs or --minutes, not both")
+    check_model_name(model)
+    cfg = load_config(config, overrides)
+    section = cfg.baselines.model_dump(mode="json")
+    section["models"] = [model]
+    section["checkpoints"] = {model: str(checkpoint)} if checkpoint else {}
+    if epochs is not None:
+        section.update(budget="epochs", epochs=epochs)
+    if minutes is not None:
+        section.update(budget="minutes", minutes=minutes)
+    cfg = validate_config({**cfg.model_dump(mode="json"), "baselines": section}, "the baseline command's options")
+    data_dir = Path(cfg.data.output_dir).resolve()
+    if not (data_dir / "manifest.json").exists():
+        fail(f"no prepared data in {data_dir}: run `elasticvit prepare -c {config}` first")
+    task = refresh_if_missing(train_baseline_task, baseline_marker(cfg, model))
+    result = task(cfg, model, str(data_dir), read_manifest(data_dir).version, supernet_wall_s=supernet_seconds)
     typer.echo(json.dumps(result, indent=2))
-
-
-def _fail(message: str) -> None:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=2)
 
 
 def baseline_compare(
@@ -85,14 +77,11 @@ def baseline_compare(
     from elasticvit.latency.registry import experiment_devices
     from tasks.baselines import compare_baselines_task
 
-    try:
-        cfg = load_config(config, overrides)
-    except ConfigError as exc:
-        _fail(str(exc))
+    cfg = load_config(config, overrides)
     searches = search_results or [Path(cfg.search.output_dir) / d / "result.json" for d in experiment_devices(cfg)]
     baselines = [baseline_dir(cfg.baselines.output_dir, m) / RESULT_NAME for m in cfg.baselines.models]
     missing = [str(p) for p in [*searches, *baselines] if not p.exists()]
     if missing:
-        _fail(f"missing results (run the search and `elasticvit baseline` first): {', '.join(missing)}")
+        fail(f"missing results (run the search and `elasticvit baseline` first): {', '.join(missing)}")
     result = compare_baselines_task(cfg, [str(p) for p in baselines], [str(p) for p in searches])
     typer.echo(json.dumps(result, indent=2))

@@ -13,8 +13,9 @@ from typing import Annotated
 
 import typer
 
+from cli.errors import fail
 from cli.latency import ConfigOpt, OverrideOpt
-from elasticvit.config import ConfigError, load_config
+from elasticvit.config import load_config
 
 app = typer.Typer(help="The devices of an experiment: add (and onboard), list, remove.", no_args_is_help=True)
 
@@ -39,14 +40,10 @@ def add(
     times the trained baselines on it and extends the baseline comparison; it ends with the
     device's table of chosen subnets and baselines.
     """
-    from elasticvit.latency import DeviceError
     from elasticvit.latency.registry import add_device
 
-    try:
-        cfg = load_config(config, overrides)
-        spec = add_device(cfg, path)
-    except (ConfigError, DeviceError) as exc:
-        _fail(str(exc))
+    cfg = load_config(config, overrides)
+    spec = add_device(cfg, path)
     typer.echo(f"added {spec.name} ({spec.backend} on {spec.device}, {spec.threads} thread(s), batch "
                f"{spec.batch_size}) to experiment '{cfg.name}'")
     if os.environ.get("PREFECT_API_URL"):
@@ -71,10 +68,7 @@ def list_(config: ConfigOpt = "quickstart", overrides: OverrideOpt = None) -> No
     from elasticvit.latency import table_path
     from elasticvit.latency.registry import added_devices, device_spec
 
-    try:
-        cfg = load_config(config, overrides)
-    except ConfigError as exc:
-        _fail(str(exc))
+    cfg = load_config(config, overrides)
     added = {spec.name for spec in added_devices(cfg)}
     for name in [*cfg.latency.devices, *sorted(added - set(cfg.latency.devices))]:
         spec = device_spec(cfg, name)
@@ -91,14 +85,10 @@ def remove(
     overrides: OverrideOpt = None,
 ) -> None:
     """Take an added device out of the experiment (its tables and exported models are kept)."""
-    from elasticvit.latency import DeviceError
     from elasticvit.latency.registry import remove_device
 
-    try:
-        cfg = load_config(config, overrides)
-        remove_device(cfg, name)
-    except (ConfigError, DeviceError) as exc:
-        _fail(str(exc))
+    cfg = load_config(config, overrides)
+    remove_device(cfg, name)
     typer.echo(f"removed {name} from experiment '{cfg.name}'")
 
 
@@ -106,8 +96,8 @@ def _require_worker(device: str) -> None:
     """Onboarding through the device's pool waits for its worker: refuse rather than wait forever."""
     pool = f"latency-{device}"
     if not os.environ.get("PREFECT_API_URL"):
-        _fail(f"no Prefect API (PREFECT_API_URL unset), so no worker can measure {device}: run with --local "
-              f"if this host is the device, or start the stack (python -m infra.stack up) and a worker on the device")
+        fail(f"no Prefect API (PREFECT_API_URL unset), so no worker can measure {device}: run with --local "
+             f"if this host is the device, or start the stack (python -m infra.stack up) and a worker on the device")
     from prefect.client.orchestration import get_client
 
     async def online() -> bool:
@@ -116,10 +106,5 @@ def _require_worker(device: str) -> None:
         return any(w.status == "ONLINE" for w in workers)
 
     if not asyncio.run(online()):
-        _fail(f"no worker polls work pool {pool}: start one on the device (.venv/bin/prefect worker start "
-              f"--pool {pool} --type process), or run with --local if this host is the device")
-
-
-def _fail(message: str) -> None:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=2)
+        fail(f"no worker polls work pool {pool}: start one on the device (.venv/bin/prefect worker start "
+             f"--pool {pool} --type process), or run with --local if this host is the device")

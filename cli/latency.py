@@ -5,8 +5,6 @@ The library is imported inside the commands so that ``elasticvit --help`` does n
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -48,23 +46,22 @@ def collect(
     ] = False,
 ) -> None:
     """Measure every block of the space on DEVICE and write its latency table (resumable)."""
-    with _user_errors():
-        from elasticvit.data import read_manifest
-        from elasticvit.latency import collect_table, table_path
-        from elasticvit.latency.registry import device_spec
-        from elasticvit.space import load_space
+    from elasticvit.data import read_manifest
+    from elasticvit.latency import collect_table, table_path
+    from elasticvit.latency.registry import device_spec
+    from elasticvit.space import load_space
 
-        cfg = load_config(config, overrides)
-        spec = device_spec(cfg, device)
-        path = output or table_path(cfg.latency.output_dir, spec.name)
-        search_space = load_space(space or cfg.space.name)
-        if num_classes is None:
-            if not (Path(cfg.data.output_dir) / "manifest.json").exists():
-                raise ConfigError(
-                    f"--num-classes not given and no prepared data in {cfg.data.output_dir} to read it from"
-                )
-            num_classes = read_manifest(cfg.data.output_dir).num_classes
-        table = collect_table(search_space, spec, num_classes, cfg.latency, path, progress)
+    cfg = load_config(config, overrides)
+    spec = device_spec(cfg, device)
+    path = output or table_path(cfg.latency.output_dir, spec.name)
+    search_space = load_space(space or cfg.space.name)
+    if num_classes is None:
+        if not (Path(cfg.data.output_dir) / "manifest.json").exists():
+            raise ConfigError(
+                f"--num-classes not given and no prepared data in {cfg.data.output_dir} to read it from"
+            )
+        num_classes = read_manifest(cfg.data.output_dir).num_classes
+    table = collect_table(search_space, spec, num_classes, cfg.latency, path, progress)
     c = table.correction
     typer.echo(
         f"{spec.name}: {len(table.entries)} blocks; correction {c.scale:.3f} x block sum "
@@ -92,37 +89,23 @@ def validate(
     progress: ProgressOpt = True,
 ) -> None:
     """Measure random subnets end to end, compare with the prediction, write report and plot."""
-    with _user_errors():
-        from elasticvit.latency import (
-            LatencyPredictor,
-            LatencyTable,
-            scatter_plot,
-            table_path,
-            validate_predictor,
-        )
-        from elasticvit.latency.registry import device_spec, experiment_devices
-        from elasticvit.space import load_space
+    from elasticvit.latency import (
+        LatencyPredictor,
+        LatencyTable,
+        scatter_plot,
+        table_path,
+        validate_predictor,
+    )
+    from elasticvit.latency.registry import device_spec, experiment_devices
+    from elasticvit.space import load_space
 
-        cfg = load_config(config, overrides)
-        search_space = load_space(space or cfg.space.name)
-        for name in devices or experiment_devices(cfg):
-            spec = device_spec(cfg, name)
-            path = table_path(cfg.latency.output_dir, spec.name)
-            predictor = LatencyPredictor.from_table(LatencyTable.load(path), search_space)
-            report = validate_predictor(search_space, predictor, spec, cfg.latency, n, progress)
-            report.save(path.with_name("validation.json"))
-            scatter_plot(report, path.with_name("validation.png"))
-            typer.echo(f"{spec.name}: {report.summary()} -> {path.with_name('validation.json')}")
-
-
-@contextlib.contextmanager
-def _user_errors() -> Iterator[None]:
-    """Report a bad config, space, device, backend or table as one red line and exit code 2."""
-    from elasticvit.latency import BackendError, DeviceError, LatencyTableError
-
-    try:
-        yield
-    # load_space raises FileNotFoundError for an unknown space name.
-    except (ConfigError, FileNotFoundError, DeviceError, BackendError, LatencyTableError) as exc:
-        typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2) from exc
+    cfg = load_config(config, overrides)
+    search_space = load_space(space or cfg.space.name)
+    for name in devices or experiment_devices(cfg):
+        spec = device_spec(cfg, name)
+        path = table_path(cfg.latency.output_dir, spec.name)
+        predictor = LatencyPredictor.from_table(LatencyTable.load(path), search_space)
+        report = validate_predictor(search_space, predictor, spec, cfg.latency, n, progress)
+        report.save(path.with_name("validation.json"))
+        scatter_plot(report, path.with_name("validation.png"))
+        typer.echo(f"{spec.name}: {report.summary()} -> {path.with_name('validation.json')}")

@@ -10,14 +10,19 @@ from typing import Annotated
 
 import typer
 
-from elasticvit.config import ConfigError, load_config, to_params_yaml
+from cli.errors import DEBUG_KEY, ReportingGroup
+from elasticvit.config import load_config, to_params_yaml
 
 # Before Prefect is imported: the platform works offline (no telemetry from a temporary Prefect
 # server), and single-stage commands call tasks outside a flow, whose logs stay local.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 
-app = typer.Typer(help="Train one ElasticViT supernet, then give every device its own fast subnet.", no_args_is_help=True)
+app = typer.Typer(
+    help="Train one ElasticViT supernet, then give every device its own fast subnet.",
+    no_args_is_help=True,
+    cls=ReportingGroup,
+)
 
 ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config name in configs/ or a YAML path (params.yaml works)")]
 OverrideOpt = Annotated[
@@ -25,18 +30,21 @@ OverrideOpt = Annotated[
 ]
 
 
-def _fail(exc: Exception) -> None:
-    typer.secho(str(exc), fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=2)
+@app.callback()
+def root(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", envvar="ELASTICVIT_DEBUG", help="show the traceback of a user error")
+    ] = False,
+) -> None:
+    """Train one ElasticViT supernet, then give every device its own fast subnet."""
+    ctx.meta[DEBUG_KEY] = debug
 
 
 @app.command()
 def params(config: ConfigOpt = "quickstart", overrides: OverrideOpt = None, out: Path = Path("params.yaml")) -> None:
     """Validate a config and write it as DVC's params.yaml."""
-    try:
-        cfg = load_config(config, overrides)
-    except ConfigError as exc:
-        _fail(exc)
+    cfg = load_config(config, overrides)
     to_params_yaml(cfg, out)
     typer.echo(f"wrote {out}")
 
@@ -44,10 +52,7 @@ def params(config: ConfigOpt = "quickstart", overrides: OverrideOpt = None, out:
 @app.command()
 def prepare(config: ConfigOpt = "quickstart", overrides: OverrideOpt = None) -> None:
     """Prepare the dataset splits (Prefect flow, recorded in MLflow)."""
-    try:
-        load_config(config, overrides)
-    except ConfigError as exc:
-        _fail(exc)
+    load_config(config, overrides)
     from flows.stages import prepare_flow
 
     typer.echo(json.dumps(prepare_flow(config, overrides or []), indent=2))
@@ -56,10 +61,7 @@ def prepare(config: ConfigOpt = "quickstart", overrides: OverrideOpt = None) -> 
 @app.command()
 def train(config: ConfigOpt = "quickstart", overrides: OverrideOpt = None) -> None:
     """Train (or resume) the supernet (Prefect flow, recorded in MLflow)."""
-    try:
-        load_config(config, overrides)
-    except ConfigError as exc:
-        _fail(exc)
+    load_config(config, overrides)
     from flows.stages import train_flow
 
     typer.echo(json.dumps(train_flow(config, overrides or []), indent=2, default=str))
@@ -68,10 +70,7 @@ def train(config: ConfigOpt = "quickstart", overrides: OverrideOpt = None) -> No
 @app.command()
 def run(config: ConfigOpt = "quickstart", overrides: OverrideOpt = None) -> None:
     """Run the whole pipeline flow."""
-    try:
-        load_config(config, overrides)
-    except ConfigError as exc:
-        _fail(exc)
+    load_config(config, overrides)
     from flows.pipeline import pipeline
 
     typer.echo(json.dumps(pipeline(config, overrides or []), indent=2, default=str))
@@ -90,10 +89,7 @@ def quickstart(
 
     from infra.stack import mlflow_service, prefect_service, stack_env, start
 
-    try:
-        load_config(config, overrides)
-    except ConfigError as exc:
-        _fail(exc)
+    load_config(config, overrides)
     prefect_svc = prefect_service(state_dir, port=prefect_port)
     mlflow_svc = mlflow_service(state_dir, port=mlflow_port)
     for service in (prefect_svc, mlflow_svc):

@@ -6,15 +6,14 @@ inside the commands so that ``elasticvit --help`` does not load torch.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from elasticvit.config import ConfigError, ExperimentConfig, load_config
+from elasticvit.config import ExperimentConfig, load_config
 
 ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config name in configs/ or a YAML path (params.yaml works)")]
 OverrideOpt = Annotated[
@@ -94,22 +93,21 @@ def evaluate(
     overrides: OverrideOpt = None,
 ) -> None:
     """Score exported models on the test split or on your own npz; print top-1 per model as JSON."""
-    with _user_errors():
-        from elasticvit.data import load_split
-        from elasticvit.export import ExportReport, evaluate_files, load_npz
+    from elasticvit.data import load_split
+    from elasticvit.export import ExportReport, evaluate_files, load_npz
 
-        cfg = load_config(config, overrides)
-        if models:
-            named = {str(p): p for p in models}
-        else:
-            named = {}
-            for device in _devices(cfg, devices):
-                report_path = Path(cfg.search.export_dir) / device / "exports.json"
-                if not report_path.exists():
-                    raise FileNotFoundError(f"{report_path}: no exports for '{device}'; run `elasticvit export` first")
-                named.update({m.name: m.checkpoint for m in ExportReport.load(report_path).models})
-        images, labels = load_npz(test_data) if test_data else load_split(cfg.data.output_dir, "test")
-        scores = evaluate_files(named.values(), images, labels)
+    cfg = load_config(config, overrides)
+    if models:
+        named = {str(p): p for p in models}
+    else:
+        named = {}
+        for device in _devices(cfg, devices):
+            report_path = Path(cfg.search.export_dir) / device / "exports.json"
+            if not report_path.exists():
+                raise FileNotFoundError(f"{report_path}: no exports for '{device}'; run `elasticvit export` first")
+            named.update({m.name: m.checkpoint for m in ExportReport.load(report_path).models})
+    images, labels = load_npz(test_data) if test_data else load_split(cfg.data.output_dir, "test")
+    scores = evaluate_files(named.values(), images, labels)
     result = {name: scores[str(path)] for name, path in named.items()}
     typer.echo(json.dumps({"data": str(test_data or Path(cfg.data.output_dir) / "test.npz"), "images": len(labels),
                            "top1": result}, indent=2))
@@ -119,10 +117,9 @@ def _per_device(
     config: str, overrides: list[str] | None, devices: list[str] | None,
     one: Callable[[ExperimentConfig, str], Any],
 ) -> None:
-    """Run ``one`` for each device under the user-error guard; print the per-device results as JSON."""
-    with _user_errors():
-        cfg = load_config(config, overrides)
-        summary = {device: one(cfg, device) for device in _devices(cfg, devices)}
+    """Run ``one`` for each device; print the per-device results as JSON."""
+    cfg = load_config(config, overrides)
+    summary = {device: one(cfg, device) for device in _devices(cfg, devices)}
     typer.echo(json.dumps(summary, indent=2))
 
 
@@ -130,18 +127,3 @@ def _devices(cfg: ExperimentConfig, devices: list[str] | None) -> list[str]:
     from elasticvit.latency.registry import experiment_devices
 
     return list(devices or experiment_devices(cfg))
-
-
-@contextlib.contextmanager
-def _user_errors() -> Iterator[None]:
-    """Report a bad config, device, table, budget, data or missing input as one red line, exit 2."""
-    from elasticvit.data import DatasetError
-    from elasticvit.latency import BackendError, DeviceError, LatencyTableError
-    from elasticvit.search import InfeasibleBudgetError
-
-    try:
-        yield
-    except (ConfigError, DeviceError, BackendError, LatencyTableError, InfeasibleBudgetError, DatasetError,
-            FileNotFoundError) as exc:
-        typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2) from exc

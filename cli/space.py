@@ -8,7 +8,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from elasticvit.space import SearchSpace, arch_macs, arch_params, load_space, space_size
+from elasticvit.space import arch_macs, arch_params, load_space, space_size
 
 app = typer.Typer(help="Search spaces: size, MACs/params range, random archs.", no_args_is_help=True)
 
@@ -27,7 +27,7 @@ def stats(
     seed: SeedOpt = 0,
 ) -> None:
     """Print the number of archs, the smallest/largest MACs and params, a MACs histogram."""
-    sp = _load(space)
+    sp = load_space(space)
     size = space_size(sp)
     typer.echo(f"space {sp.name} (hash {sp.hash}): {size:.3e} archs ({size:,}), resolutions {list(sp.resolutions)}")
     for label, arch in (("smallest", sp.smallest()), ("largest", sp.largest())):
@@ -50,18 +50,10 @@ def sample(
     seed: SeedOpt = 0,
 ) -> None:
     """Print random archs as JSON lines: id, MACs, params and the arch itself."""
-    sp = _load(space)
+    sp = load_space(space)
     rng = np.random.default_rng(seed)
     for _ in range(n):
         arch = sp.sample(rng)
         record = {"id": arch.id, "macs": arch_macs(sp, arch, num_classes), "params": arch_params(sp, arch, num_classes),
                   "arch": arch.model_dump(mode="json")}
         typer.echo(json.dumps(record))
-
-
-def _load(name: str) -> SearchSpace:
-    try:
-        return load_space(name)
-    except (FileNotFoundError, ValueError) as exc:
-        typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2) from exc

@@ -1,8 +1,9 @@
 """When a failed task is worth retrying: not when it failed on the user's input.
 
-Every bad-input error the library raises is a ``ValueError`` (``ConfigError``, ``DatasetError``,
-``LatencyTableError``, ``DeviceError``, pydantic's ``ValidationError``, ...): it fails the same way
-on every try, so retrying it only delays the message. What can heal (a busy database, a dropped
+Every bad-input error the library raises is an ``ElasticViTError`` (a ``ValueError``:
+``ConfigError``, ``DatasetError``, ``SpaceError``, ``LatencyTableError``, ``DeviceError``,
+``DamagedFileError``, ...) or pydantic's ``ValidationError``: it fails the same way on every try,
+so retrying it only delays the message. What can heal (a busy database, a dropped
 connection, S3, a killed worker) raises something else and is retried.
 """
 

@@ -167,13 +167,10 @@ def test_baseline_without_a_measurement_on_the_device_is_an_error() -> None:
 
 
 def test_cli_rejects_an_unknown_model_before_anything_runs() -> None:
-    import typer
     from typer.testing import CliRunner
 
-    from cli.baseline import baseline
+    from cli.main import app
 
-    app = typer.Typer()
-    app.command()(baseline)
-    result = CliRunner().invoke(app, ["--model", "resnet19", "--epochs", "1"])
+    result = CliRunner().invoke(app, ["baseline", "--model", "resnet19", "--epochs", "1"])
     assert result.exit_code == 2
     assert "unknown timm model 'resnet19'" in result.output and "resnet18" in result.output

@@ -230,7 +230,7 @@ def test_missing_labels_array(tmp_path: Path) -> None:
 def test_truncated_npz(tmp_path: Path) -> None:
     src = write_npz(tmp_path / "cut.npz")
     src.write_bytes(src.read_bytes()[:500])
-    with pytest.raises(DatasetError, match=r"cut\.npz: not a readable \.npz file"):
+    with pytest.raises(DatasetError, match=r"cut\.npz: not a readable \.npz"):
         _prepare(_cfg(tmp_path, source="npz", path=src))
     assert not (tmp_path / "out").exists()
 

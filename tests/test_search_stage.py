@@ -8,7 +8,6 @@ exports are real ONNX files and checkpoints.
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 
 import numpy as np
@@ -216,13 +215,8 @@ def _ms(value: float) -> Measurement:
 
 
 def _cli():  # type: ignore[no-untyped-def]
-    import typer
+    from cli.main import app
 
-    from cli.search import evaluate, export, search
-
-    app = typer.Typer()
-    for command in (search, evaluate, export):
-        app.command()(command)
     return app
 
 

@@ -9,7 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from elasticvit.space import Arch, MBConvLayer, SearchSpace, StageArch, TransformerLayer, load_space, space_size
+from elasticvit.space import (
+    Arch,
+    MBConvLayer,
+    SearchSpace,
+    SpaceError,
+    StageArch,
+    TransformerLayer,
+    load_space,
+    space_size,
+)
 from elasticvit.space.operators import allowed_widths
 
 SPACES = {name: load_space(name) for name in ("cifar", "digits", "imagenet")}
@@ -24,7 +33,7 @@ def sample(name: str, seed: int) -> Arch:
 def test_load_space_resolves_names_from_the_package_not_the_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert load_space("cifar").name == "cifar"
-    with pytest.raises(FileNotFoundError, match="known"):
+    with pytest.raises(SpaceError, match="known"):
         load_space("no-such-space")
 
 

@@ -7,12 +7,12 @@ import re
 
 from typer.testing import CliRunner
 
-from cli.space import app
+from cli.main import app
 from elasticvit.space import Arch, arch_macs, load_space
 
 
 def test_stats_prints_the_range_and_a_histogram_of_every_sample() -> None:
-    result = CliRunner().invoke(app, ["stats", "--space", "cifar", "--samples", "50", "--bins", "5"])
+    result = CliRunner().invoke(app, ["space", "stats", "--space", "cifar", "--samples", "50", "--bins", "5"])
     assert result.exit_code == 0, result.output
     space = load_space("cifar")
     smallest = arch_macs(space, space.smallest(), 10) / 1e6
@@ -22,7 +22,7 @@ def test_stats_prints_the_range_and_a_histogram_of_every_sample() -> None:
 
 
 def test_sample_prints_archs_that_load_back() -> None:
-    result = CliRunner().invoke(app, ["sample", "--space", "cifar", "-n", "3"])
+    result = CliRunner().invoke(app, ["space", "sample", "--space", "cifar", "-n", "3"])
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.output.splitlines()]
     space = load_space("cifar")

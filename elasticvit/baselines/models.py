@@ -16,14 +16,16 @@ import timm
 import torch
 from torch import nn
 
+from elasticvit.errors import ElasticViTError
+
 CLOSE_MATCHES = 5
 
 
-class UnknownModelError(ValueError):
+class UnknownModelError(ElasticViTError):
     """The name is not a timm model; the message lists the closest names timm knows."""
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ElasticViTError):
     """A baseline checkpoint is missing, not a state dict, or does not fit the model."""
 
 
@@ -65,6 +67,8 @@ def load_state(model: nn.Module, checkpoint: str | os.PathLike[str]) -> None:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(f"{path}: holds more than tensors, refused (weights_only): {exc}") from exc
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise CheckpointError(f"{path}: truncated or corrupt, not a torch file: {str(exc).strip().splitlines()[0]}") from exc
     for key in ("state_dict", "model"):
         if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
             state = state[key]

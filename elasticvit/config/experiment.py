@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Section(BaseModel):
@@ -108,6 +108,17 @@ class TrainingConfig(Section):
     device: str = "auto"
     seed: int = 0
     output_dir: Path = Path("artifacts/supernet")
+
+    @field_validator("optimizer")
+    @classmethod
+    def _known_optimizer(cls, name: str) -> str:
+        # checked with the config, not when the first step is built: a misspelt optimizer fails
+        # before any stage writes its outputs (timm is imported only when a config is validated)
+        from timm.optim import list_optimizers
+
+        if name.lower() not in list_optimizers():
+            raise ValueError("not a timm optimizer (e.g. adamw, sgd, lamb; timm.optim.list_optimizers() lists all)")
+        return name
 
     @model_validator(mode="after")
     def _check(self) -> TrainingConfig:

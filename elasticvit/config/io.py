@@ -10,13 +10,14 @@ import yaml
 from pydantic import ValidationError
 
 from elasticvit.config.experiment import ExperimentConfig
+from elasticvit.errors import ElasticViTError, describe_invalid
 from elasticvit.utils.atomic import write_text
 from elasticvit.utils.hashing import stable_hash
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 
-class ConfigError(ValueError):
+class ConfigError(ElasticViTError):
     """A configuration file or override is invalid; the message names the field."""
 
 
@@ -55,7 +56,7 @@ def validate_config(raw: dict[str, Any], source: str = "config") -> ExperimentCo
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, source)) from exc
+        raise ConfigError(describe_invalid(exc, f"configuration in {source}")) from exc
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -90,14 +91,3 @@ def to_params_yaml(cfg: ExperimentConfig, path: str | os.PathLike[str]) -> Path:
 
 def _deep_copy(raw: dict[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in raw.items()}
-
-
-def _format_errors(exc: ValidationError, source: str) -> str:
-    lines = [f"invalid configuration in {source}:"]
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            lines.append(f"  {field}: unknown key")
-        else:
-            lines.append(f"  {field}: {err['msg']} (got {err.get('input')!r})")
-    return "\n".join(lines)

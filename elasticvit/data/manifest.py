@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from elasticvit.data.arrays import read_npz
 from elasticvit.data.errors import DatasetError
 
 MANIFEST = "manifest.json"
@@ -49,8 +50,6 @@ def load_split(data_dir: str | os.PathLike[str], split: str) -> tuple[torch.Tens
         raise DatasetError(f"unknown split '{split}', expected one of {', '.join(SPLITS)}")
     path = Path(data_dir) / f"{split}.npz"
     if not path.exists():
-        raise DatasetError(f"{path}: split file missing")
-    with np.load(path, allow_pickle=False) as data:
-        if "images" not in data.files or "labels" not in data.files:
-            raise DatasetError(f"{path}: expected arrays 'images' and 'labels', found {', '.join(data.files)}")
-        return torch.from_numpy(data["images"]), torch.from_numpy(data["labels"].astype(np.int64))
+        raise DatasetError(f"{path}: split file missing; run `elasticvit prepare` to write it")
+    data = read_npz(path, ("images", "labels"))
+    return torch.from_numpy(data["images"]), torch.from_numpy(data["labels"].astype(np.int64))

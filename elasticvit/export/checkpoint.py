@@ -8,10 +8,11 @@ from typing import Any
 
 import torch
 
+from elasticvit.errors import ElasticViTError
 from elasticvit.model import SubnetModel, load_subnet, save_subnet
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(ElasticViTError, RuntimeError):
     """The reloaded checkpoint does not reproduce the model that was saved."""
 
 

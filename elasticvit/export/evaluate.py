@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from elasticvit.data import DatasetError, InMemoryLoader, resize_batch
+from elasticvit.data.arrays import read_npz
 from elasticvit.model import load_subnet
 
 EVAL_BATCH = 500
@@ -24,13 +25,8 @@ EVAL_BATCH = 500
 def load_npz(path: str | os.PathLike[str]) -> tuple[Tensor, Tensor]:
     """``images`` (uint8, N x H x W x 3) and ``labels`` from an npz file, checked."""
     path = Path(path)
-    if not path.exists():
-        raise DatasetError(f"{path}: no such file")
-    with np.load(path, allow_pickle=False) as data:
-        missing = {"images", "labels"} - set(data.files)
-        if missing:
-            raise DatasetError(f"{path}: missing array(s) {sorted(missing)}; expected 'images' and 'labels'")
-        images, labels = data["images"], data["labels"]
+    data = read_npz(path, ("images", "labels"))
+    images, labels = data["images"], data["labels"]
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
         raise DatasetError(f"{path}: 'images' must be uint8 N x H x W x 3, got {images.dtype} {images.shape}")
     if labels.shape != (len(images),):

@@ -14,10 +14,12 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from elasticvit.errors import ElasticViTError
+
 DEVICE_DIR = Path(__file__).resolve().parents[2] / "configs" / "devices"
 
 
-class DeviceError(ValueError):
+class DeviceError(ElasticViTError):
     """A device file is missing or invalid; the message names the file and the field."""
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import elasticvit
 from elasticvit.config.experiment import LatencyConfig
+from elasticvit.errors import ElasticViTError
 from elasticvit.latency.correction import CalibrationPoint, Correction
 from elasticvit.latency.devices import DeviceSpec
 from elasticvit.latency.measure import Measurement, Statistic
@@ -28,7 +29,7 @@ from elasticvit.utils.atomic import write_json
 FORMAT_VERSION = 1
 
 
-class LatencyTableError(ValueError):
+class LatencyTableError(ElasticViTError):
     """A table cannot be read or does not fit the space, device or arch it is used for."""
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
+from elasticvit.errors import DamagedFileError
 from elasticvit.nn.static import build_block
 from elasticvit.space import Arch, SearchSpace
 from elasticvit.space.specs import arch_blocks
 from elasticvit.utils.atomic import torch_save
+from elasticvit.utils.reading import read_torch
 
 SUBNET_FORMAT = "elasticvit-subnet/1"
 
@@ -58,9 +59,10 @@ def save_subnet(path: str | os.PathLike[str], model: SubnetModel, extra: dict[st
 
 def load_subnet(path: str | os.PathLike[str]) -> SubnetModel:
     """The saved subnet, rebuilt from its blocks, in eval mode; its ``extra`` dict as ``.extra``."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    if payload.get("format") != SUBNET_FORMAT:
-        raise ValueError(f"{path}: not an elasticvit subnet file (format {payload.get('format')!r})")
+    payload = read_torch(path, "subnet file")
+    if not isinstance(payload, dict) or payload.get("format") != SUBNET_FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise DamagedFileError(f"{path}: not an elasticvit subnet file (format {found!r})")
     space = SearchSpace.model_validate_json(payload["space"])
     model = SubnetModel(space, Arch.model_validate_json(payload["arch"]), payload["num_classes"])
     model.load_state_dict(payload["state_dict"])

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from elasticvit.errors import ElasticViTError
 
-class InfeasibleBudgetError(ValueError):
+
+class InfeasibleBudgetError(ElasticViTError):
     """No subnet of the space can meet the requested constraint on this device."""
 
 

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from elasticvit.config.experiment import SearchConfig
+from elasticvit.errors import DamagedFileError
 from elasticvit.search.cache import Evaluation
 from elasticvit.search.constraints import Constraint
 from elasticvit.search.evaluator import AccuracyEvaluator
@@ -123,7 +124,14 @@ class DeviceSearchResult(BaseModel):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> DeviceSearchResult:
-        return cls.model_validate_json(Path(path).read_text())
+        path = Path(path)
+        if not path.is_file():
+            raise DamagedFileError(f"{path}: no search result; run `elasticvit search -d {path.parent.name}` first")
+        try:
+            return cls.model_validate_json(path.read_text())
+        except ValidationError as exc:
+            raise DamagedFileError(f"{path}: not a search result of this version ({exc.error_count()} error(s), "
+                                   f"first: {exc.errors()[0]['msg']}); run the search again") from exc
 
 
 class SearchCallback:

@@ -19,7 +19,13 @@ from elasticvit.latency.devices import DeviceSpec
 from elasticvit.latency.registry import device_spec
 from elasticvit.model import Supernet
 from elasticvit.search.cache import CacheContext, EvaluationCache
-from elasticvit.search.device import DeviceSearchResult, SearchCallback, budget_range, resolve_budgets, search_device
+from elasticvit.search.device import (
+    DeviceSearchResult,
+    SearchCallback,
+    budget_range,
+    resolve_budgets,
+    search_device,
+)
 from elasticvit.search.evaluator import AccuracyEvaluator
 from elasticvit.search.plots import plot_front
 from elasticvit.search.scoring import SupernetScorer, scoring_data, torch_threads
@@ -42,10 +48,10 @@ def run_search(
     callback: SearchCallback | None = None,
 ) -> DeviceSearchResult:
     """Search ``device`` with the paths of ``cfg`` unless given; write and return the result."""
+    spec = device_spec(cfg, device)  # an unknown device is named before the supernet is read
     supernet_path = Path(supernet_path or Path(cfg.training.output_dir) / SUPERNET_NAME)
     supernet, meta = load_supernet(supernet_path)
     space, num_classes = meta.space, meta.num_classes
-    spec = device_spec(cfg, device)
     predictor = LatencyPredictor.load(table_path(cfg.latency.output_dir, spec.name), space, spec)
     data = scoring_data(data_dir or cfg.data.output_dir, cfg.search)
     evaluator = AccuracyEvaluator(

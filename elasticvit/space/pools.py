@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from elasticvit.errors import ElasticViTError
 from elasticvit.space.arch import Arch
 from elasticvit.space.complexity import arch_macs
 from elasticvit.space.space import SearchSpace
@@ -31,7 +32,7 @@ PROBE_ARCHS_PER_LEVEL = 200  # archs drawn to place the band edges
 MAX_DRAWS_PER_ARCH = 20  # give up filling a band after this many draws per wanted arch
 
 
-class PoolsMismatchError(ValueError):
+class PoolsMismatchError(ElasticViTError):
     """A pools file was built for another space, or with another format version."""
 
 

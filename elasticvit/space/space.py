@@ -17,11 +17,24 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
+from elasticvit.errors import ElasticViTError, describe_invalid
 from elasticvit.space import operators
 from elasticvit.space.arch import Arch, MBConvLayer, StageArch, TransformerLayer
 from elasticvit.utils.hashing import stable_hash
+
+
+class SpaceError(ElasticViTError):
+    """A search space file is missing, not YAML, or not a valid space; the message names it."""
+
 
 SPACE_DIR = Path(__file__).resolve().parents[2] / "configs" / "spaces"
 
@@ -29,6 +42,9 @@ SPACE_DIR = Path(__file__).resolve().parents[2] / "configs" / "spaces"
 def _as_choices(value: Any) -> Any:
     """Accept ``[a, b, c]``, a single int, or ``{min, max, step}`` (both ends included)."""
     if isinstance(value, dict):
+        missing = [k for k in ("min", "max") if k not in value]
+        if missing or set(value) - {"min", "max", "step"}:
+            raise ValueError(f"a range needs min and max (and optionally step), got {value}")
         return tuple(range(value["min"], value["max"] + 1, value.get("step", 1)))
     if isinstance(value, int):
         return (value,)
@@ -199,9 +215,16 @@ def load_space(name_or_path: str | os.PathLike[str]) -> SearchSpace:
         candidate = SPACE_DIR / f"{name_or_path}.yaml"
         if not candidate.exists():
             known = sorted(p.stem for p in SPACE_DIR.glob("*.yaml"))
-            raise FileNotFoundError(f"search space not found: '{name_or_path}' (known: {known})")
+            raise SpaceError(f"search space not found: '{name_or_path}' (known: {known})")
         path = candidate
-    return SearchSpace.model_validate(yaml.safe_load(path.read_text()))
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SpaceError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from exc
+    try:
+        return SearchSpace.model_validate(raw)
+    except ValidationError as exc:
+        raise SpaceError(describe_invalid(exc, f"search space in {path}")) from exc
 
 
 def _check(ok: bool, message: str) -> None:

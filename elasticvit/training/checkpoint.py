@@ -15,10 +15,12 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 from elasticvit.config.experiment import ExperimentConfig
+from elasticvit.errors import DamagedFileError
 from elasticvit.model import Supernet
 from elasticvit.space import SearchSpace
 from elasticvit.utils.atomic import torch_save
 from elasticvit.utils.hashing import stable_hash
+from elasticvit.utils.reading import read_torch
 
 CHECKPOINT_NAME = "checkpoint.pt"
 SUPERNET_NAME = "supernet.pt"
@@ -86,8 +88,8 @@ def load_resumable(out_dir: Path, fingerprint: str) -> dict[str, Any] | None:
     path = out_dir / CHECKPOINT_NAME
     if not path.exists():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if state.get("format") != FORMAT_VERSION or state.get("fingerprint") != fingerprint:
+    state = read_torch(path, "resume checkpoint", remedy="delete it to train from the start")
+    if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION or state.get("fingerprint") != fingerprint:
         log.warning("%s belongs to another configuration; starting from scratch", path)
         return None
     return state
@@ -124,7 +126,10 @@ def save_supernet(path: Path, state_dict: dict[str, torch.Tensor], meta: Superne
 
 def load_supernet(path: str | Path, device: str | torch.device = "cpu") -> tuple[Supernet, SupernetMeta]:
     """The trained supernet (eval mode) and its metadata, from a weights-only ``supernet.pt``."""
-    blob = torch.load(Path(path), map_location=device, weights_only=True)
+    blob = read_torch(path, "supernet file", map_location=device,
+                      remedy="re-run `elasticvit train` (a damaged supernet.pt is not resumed from)")
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT_VERSION:
+        raise DamagedFileError(f"{path}: not a supernet file of this version (expected format {FORMAT_VERSION!r})")
     meta = SupernetMeta(
         space=SearchSpace.model_validate_json(blob["space"]),
         num_classes=blob["num_classes"],

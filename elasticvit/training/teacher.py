@@ -11,6 +11,7 @@ from elasticvit.data import resize_batch
 from elasticvit.model import load_subnet
 from elasticvit.model.subnet import SUBNET_FORMAT
 from elasticvit.training.checkpoint import load_supernet
+from elasticvit.utils.reading import read_torch
 
 
 def load_teacher(spec: str, num_classes: int, device: torch.device) -> nn.Module:
@@ -38,7 +39,8 @@ def load_teacher(spec: str, num_classes: int, device: torch.device) -> nn.Module
 
 
 def _from_file(path: Path, device: torch.device) -> nn.Module:
-    if torch.load(path, map_location="cpu", weights_only=True).get("format") == SUBNET_FORMAT:
+    payload = read_torch(path, "teacher file")
+    if isinstance(payload, dict) and payload.get("format") == SUBNET_FORMAT:
         subnet = load_subnet(path)
         return _AtResolution(subnet, subnet.arch.resolution, subnet.num_classes)
     supernet, meta = load_supernet(path, device)

@@ -15,12 +15,12 @@ Held-out files are capped by ``max_per_class`` like the pool, but never subsampl
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from elasticvit.config import DataConfig
+from elasticvit.data.arrays import read_npz
 from elasticvit.data.errors import DatasetError
 from elasticvit.data.sources.base import RawDataset, checked_part
 from elasticvit.utils.hashing import sha256_tree
@@ -62,14 +62,6 @@ def _files(path: Path | None) -> dict[str, Path]:
 
 
 def _read(path: Path) -> tuple[tuple[str, ...] | None, np.ndarray, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            missing = [k for k in ("images", "labels") if k not in data.files]
-            if missing:
-                raise DatasetError(f"{path}: missing array(s) {', '.join(missing)} (has {', '.join(data.files)})")
-            names = tuple(str(n) for n in data["class_names"]) if "class_names" in data.files else None
-            return names, data["images"], data["labels"]
-    except DatasetError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DatasetError(f"{path}: not a readable .npz file (truncated, or holds pickled objects?): {exc}") from exc
+    data = read_npz(path, ("images", "labels"), ("class_names",))
+    names = tuple(str(n) for n in data["class_names"]) if "class_names" in data else None
+    return names, data["images"], data["labels"]

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, TypeVar
 
+from elasticvit.errors import ElasticViTError
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -29,7 +31,7 @@ _B = TypeVar("_B", bound="type[Backend]")
 _REGISTRY: dict[str, type[Backend]] = {}
 
 
-class BackendError(RuntimeError):
+class BackendError(ElasticViTError, RuntimeError):
     """A backend is unknown, unavailable, or cannot run a model on the requested device."""
 
 

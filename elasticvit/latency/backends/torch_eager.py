@@ -26,8 +26,7 @@ class TorchEagerBackend(Backend):
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
-        if self._device.type == "cuda" and not torch.cuda.is_available():
-            raise BackendError(f"device '{self.spec.name}' needs CUDA, which is not available here")
+        self._require_device()
         previous = torch.get_num_threads()
         torch.set_num_threads(self.spec.threads)
         try:
@@ -57,11 +56,17 @@ class TorchEagerBackend(Backend):
 
     def versions(self) -> dict[str, str]:
         versions = {"torch": torch.__version__}
+        self._require_device()
         if self._device.type == "cuda":
             versions["cuda"] = str(torch.version.cuda)
             versions["cudnn"] = str(torch.backends.cudnn.version())
             versions["gpu"] = torch.cuda.get_device_name(self._device)
         return versions
+
+    def _require_device(self) -> None:
+        if self._device.type == "cuda" and not torch.cuda.is_available():
+            raise BackendError(f"device '{self.spec.name}' needs CUDA, which is not available here: measure it on "
+                               f"a host with its GPU (its worker), or give a CPU device")
 
     @property
     def _device(self) -> torch.device:
