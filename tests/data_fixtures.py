@@ -34,16 +34,30 @@ def cifar_batch(seed: int, drop: str | None = None) -> dict[bytes, object]:
     return batch
 
 
-def build_cifar_archive(path: Path, drop_label_in: str | None = None) -> str:
-    """``cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}`` as a tar.gz; returns its MD5."""
+class OpensAFile:
+    """Unpickling this calls ``open(path, "w")``: a stand-in for a payload that runs code."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return open, (str(self.path), "w")
+
+
+def build_cifar_archive(path: Path, drop_label_in: str | None = None, protocol: int = pickle.DEFAULT_PROTOCOL,
+                        payload: object | None = None) -> str:
+    """``cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}`` as a tar.gz; returns its MD5.
+    ``payload`` is stored in ``data_batch_2`` beside the data."""
     members = {"batches.meta": {b"label_names": [n.encode() for n in CIFAR_NAMES], b"num_vis": 3072}}
     for i in range(1, 6):
         name = f"data_batch_{i}"
         members[name] = cifar_batch(i, "labels" if name == drop_label_in else None)
+    if payload is not None:
+        members["data_batch_2"][b"extra"] = payload
     members["test_batch"] = cifar_batch(9)
     with tarfile.open(path, "w:gz") as tar:
         for name, obj in members.items():
-            data = pickle.dumps(obj)
+            data = pickle.dumps(obj, protocol=protocol)
             info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))

@@ -9,7 +9,7 @@ import pytest
 
 from elasticvit.config import DataConfig
 from elasticvit.data import DatasetError, load_split, prepare_dataset
-from tests.data_fixtures import CIFAR_NAMES, PER_BATCH, build_cifar_archive, cifar_batch, free_port, http_root, md5  # noqa: F401
+from tests.data_fixtures import CIFAR_NAMES, PER_BATCH, OpensAFile, build_cifar_archive, cifar_batch, free_port, http_root, md5  # noqa: F401
 
 
 def _cfg(tmp_path: Path, url: str, md5: str, **kw) -> DataConfig:
@@ -97,6 +97,25 @@ def test_missing_label_field(tmp_path: Path, http_root: tuple[Path, str]) -> Non
     digest = build_cifar_archive(root / "nolabel.tar.gz", drop_label_in="data_batch_3")
     with pytest.raises(DatasetError, match="data_batch_3 has no 'labels'"):
         prepare_dataset(_cfg(tmp_path, f"{base}/nolabel.tar.gz", digest), progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_protocol_2_pickles_as_the_official_archive_holds(tmp_path: Path, http_root: tuple[Path, str]) -> None:
+    root, base = http_root
+    digest = build_cifar_archive(root / "p2.tar.gz", protocol=2)
+    prepare_dataset(_cfg(tmp_path, f"{base}/p2.tar.gz", digest), progress=False)
+    images, labels = load_split(tmp_path / "out", "test")
+    assert labels.tolist() == cifar_batch(9)[b"labels"]
+
+
+def test_a_pickle_that_runs_code_is_refused(tmp_path: Path, http_root: tuple[Path, str]) -> None:
+    # the MD5 comes from the same config as the URL: a matching checksum proves nothing
+    root, base = http_root
+    marker = tmp_path / "ran"
+    digest = build_cifar_archive(root / "evil.tar.gz", payload=OpensAFile(marker))
+    with pytest.raises(DatasetError, match="evil.tar.gz: refused global 'io.open'"):
+        prepare_dataset(_cfg(tmp_path, f"{base}/evil.tar.gz", digest), progress=False)
+    assert not marker.exists()
     assert not (tmp_path / "out").exists()
 
 
