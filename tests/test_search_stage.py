@@ -8,6 +8,9 @@ exports are real ONNX files and checkpoints.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +29,11 @@ from elasticvit.latency.measure import Measurement
 from elasticvit.model import Supernet, load_subnet
 from elasticvit.search import InfeasibleBudgetError
 from elasticvit.search.device import DeviceSearchResult
-from elasticvit.search.stage import run_search
+from elasticvit.search.stage import device_dir, run_search
 from elasticvit.space import Arch, load_space
 from elasticvit.space.specs import space_blocks
 from elasticvit.training.checkpoint import SUPERNET_NAME, SupernetMeta, save_supernet
+from elasticvit.utils.locking import DirectoryLockedError, exclusive_dir
 
 DEVICES = ("torch-cpu-1t", "onnx-cpu-1t")
 # ms per million MACs by block kind: the two devices rank convolutions and attention differently
@@ -90,6 +94,39 @@ def test_search_two_devices_second_reuses_the_cache(stage_root: Path) -> None:
             assert choice.measured_ms is not None and choice.measured_ms > 0
             assert 0.0 <= choice.val_accuracy <= 1.0
         assert result.provenance["space_hash"] == space.hash
+
+
+PARALLEL_SEARCH = """
+import sys
+import torch
+torch.set_num_threads(1)
+from elasticvit.config import load_config
+from elasticvit.search.stage import device_dir, run_search
+run_search(load_config("quickstart", sys.argv[2:]), sys.argv[1])
+"""
+
+
+@pytest.mark.slow
+def test_two_devices_searched_at_once_write_disjoint_results(stage_root: Path, tmp_path: Path) -> None:
+    # two workers, one per device, on the same experiment: each holds only its device's folder
+    overrides = [*_overrides(stage_root), f"search.output_dir={tmp_path / 'search'}"]
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    runs = [subprocess.Popen([sys.executable, "-c", PARALLEL_SEARCH, d, *overrides], cwd=root, env=env,
+                             stderr=subprocess.PIPE, text=True) for d in DEVICES]
+    errors = [run.communicate(timeout=600)[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], errors
+    for device in DEVICES:
+        result = DeviceSearchResult.load(tmp_path / "search" / device / "result.json")
+        assert result.device == device
+        assert sorted(p.name for p in (tmp_path / "search" / device).iterdir()) == ["front.png", "result.json"]
+
+
+def test_a_second_search_of_one_device_is_refused_at_once(stage_root: Path) -> None:
+    cfg = _config(stage_root)
+    with exclusive_dir(device_dir(cfg.search, DEVICES[0]), f"search {DEVICES[0]}"):
+        with pytest.raises(DirectoryLockedError, match=f"in use by 'search {DEVICES[0]}'"):
+            run_search(cfg, DEVICES[0])
 
 
 def test_impossible_budget_names_the_fastest_latency(stage_root: Path) -> None:

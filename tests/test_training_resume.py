@@ -67,7 +67,13 @@ def test_sigkilled_run_resumes_to_identical_weights(tmp_path: Path) -> None:
     assert _run(cfg_path, data, tmp_path / "killed", kill_at=5) == -signal.SIGKILL
     interrupted = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
     assert interrupted["step"] == 4 and interrupted["batch_in_epoch"] == 1
+    # the killed run's lock (its PID is gone) is taken over; a checkpoint write cut short leaves
+    # a temporary file of atomic_path's naming, removed by the next run on the directory
+    assert (tmp_path / "killed" / ".lock").exists()
+    orphan = tmp_path / "killed" / ".checkpoint.pt.k1ll3d.tmp"
+    orphan.write_bytes(b"half a checkpoint")
     assert _run(cfg_path, data, tmp_path / "killed", kill_at=-1) == 0
+    assert not orphan.exists() and not (tmp_path / "killed" / ".lock").exists()
 
     straight = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
     resumed = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)

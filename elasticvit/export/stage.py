@@ -32,6 +32,7 @@ from elasticvit.space import Arch, SearchSpace
 from elasticvit.training.checkpoint import SUPERNET_NAME, load_supernet
 from elasticvit.utils.atomic import write_json, write_text
 from elasticvit.utils.hashing import sha256_file
+from elasticvit.utils.locking import exclusive_dir
 
 PREPROCESSING = (
     "Float32 NCHW RGB tensors: uint8 pixels divided by 255, normalised with mean {mean} and std {std}, "
@@ -90,6 +91,17 @@ def run_export(
     supernet_run_id: str | None = None,
 ) -> ExportReport:
     """Export every arch the search chose for ``device``; write and return the report."""
+    with exclusive_dir(Path(cfg.search.export_dir) / device, f"export {device}"):
+        return _export(cfg, device, supernet_path, data_dir, supernet_run_id)
+
+
+def _export(
+    cfg: ExperimentConfig,
+    device: str,
+    supernet_path: str | os.PathLike[str] | None,
+    data_dir: str | os.PathLike[str] | None,
+    supernet_run_id: str | None,
+) -> ExportReport:
     supernet_path = Path(supernet_path or Path(cfg.training.output_dir) / SUPERNET_NAME)
     data_dir = Path(data_dir or cfg.data.output_dir)
     search = DeviceSearchResult.load(device_dir(cfg.search, device) / "result.json")

@@ -42,6 +42,7 @@ from elasticvit.model import Supernet
 from elasticvit.model.blocks import BlockSpec, arch_blocks, build_block, space_blocks
 from elasticvit.space import Arch, SearchSpace
 from elasticvit.utils.atomic import write_json
+from elasticvit.utils.locking import exclusive_dir
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,13 @@ def collect_table(
 ) -> LatencyTable:
     """Measure every block of ``space`` on ``device``, calibrate, and write the table to ``path``."""
     path = Path(path)
+    with exclusive_dir(path.parent, f"latency collect {device.name}"):
+        return _collect(space, device, num_classes, cfg, path, progress)
+
+
+def _collect(
+    space: SearchSpace, device: DeviceSpec, num_classes: int, cfg: LatencyConfig, path: Path, progress: bool
+) -> LatencyTable:
     partial_path = partial_path_for(path)
     backend = get_backend(device)
     settings = MeasureSettings.from_config(cfg)

@@ -33,6 +33,7 @@ from elasticvit.space import Arch, SearchSpace, arch_macs, arch_params
 from elasticvit.space.pools import FlopsPools
 from elasticvit.training.checkpoint import SUPERNET_NAME, load_supernet
 from elasticvit.utils.hashing import sha256_file
+from elasticvit.utils.locking import exclusive_dir
 
 SEARCH_POOL_SIZE = 500
 """Archs per FLOPs level the initial populations are drawn from: a search draws a few hundred at
@@ -49,6 +50,19 @@ def run_search(
 ) -> DeviceSearchResult:
     """Search ``device`` with the paths of ``cfg`` unless given; write and return the result."""
     spec = device_spec(cfg, device)  # an unknown device is named before the supernet is read
+    # one search per device at a time; searches of different devices share only the accuracy
+    # cache (SQLite) and the pools (written atomically, the same content from every writer)
+    with exclusive_dir(device_dir(cfg.search, spec.name), f"search {spec.name}"):
+        return _search(cfg, spec, supernet_path, data_dir, callback)
+
+
+def _search(
+    cfg: ExperimentConfig,
+    spec: DeviceSpec,
+    supernet_path: str | os.PathLike[str] | None,
+    data_dir: str | os.PathLike[str] | None,
+    callback: SearchCallback | None,
+) -> DeviceSearchResult:
     supernet_path = Path(supernet_path or Path(cfg.training.output_dir) / SUPERNET_NAME)
     supernet, meta = load_supernet(supernet_path)
     space, num_classes = meta.space, meta.num_classes

@@ -48,12 +48,23 @@ from elasticvit.training.checkpoint import (
     save_supernet,
     training_fingerprint,
 )
-from elasticvit.training.evaluation import per_level_accuracy, select_probes, validate_probes
+from elasticvit.training.evaluation import (
+    per_level_accuracy,
+    select_probes,
+    validate_probes,
+)
 from elasticvit.training.losses import build_losses, ensemble_target
-from elasticvit.training.records import EpochMetrics, ProbeResult, ReplicaFingerprint, StepMetrics, TrainResult
+from elasticvit.training.records import (
+    EpochMetrics,
+    ProbeResult,
+    ReplicaFingerprint,
+    StepMetrics,
+    TrainResult,
+)
+from elasticvit.training.teacher import load_teacher
 from elasticvit.training.telemetry import GradientTelemetry
 from elasticvit.utils.atomic import write_json
-from elasticvit.training.teacher import load_teacher
+from elasticvit.utils.locking import exclusive_dir
 
 _EVAL_BATCH = 256
 
@@ -68,7 +79,9 @@ def train_supernet(
     """
     ctx = dist.setup(cfg.training.device)
     try:
-        return _Trainer(cfg, Path(data_dir), Path(out_dir), callbacks, ctx).run()
+        # rank 0 holds the directory for all ranks: the others only read what it wrote
+        with exclusive_dir(out_dir, "train") if ctx.is_main else contextlib.nullcontext():
+            return _Trainer(cfg, Path(data_dir), Path(out_dir), callbacks, ctx).run()
     finally:
         dist.shutdown(ctx)
 
