@@ -48,6 +48,9 @@ def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
         "space": cfg.space.model_dump(mode="json"),
         # the space's content, not only its name: an edited space YAML must train anew
         "space_hash": load_space(cfg.space.name).hash,
+        # a teacher checkpoint's content, not its path (a timm model name is covered by the config)
+        "teacher": sha256_file(cfg.training.teacher) if cfg.training.teacher and Path(cfg.training.teacher).is_file()
+        else None,
         "data_version": parameters["data"]["data_version"],
     }
     return input_key("train", {**inputs, "out": str(train_marker(cfg))})
