@@ -86,7 +86,7 @@ def start(service: Service, state: Path, timeout: float = 120.0) -> int:
     """Start ``service`` in its own process group unless it already runs; return its pid."""
     state.mkdir(parents=True, exist_ok=True)
     pid = _read_pid(state, service.name)
-    if pid is not None and _alive(pid) and _healthy(service.health_url):
+    if pid is not None and _healthy(service.health_url):
         return pid
     log = open(state / f"{service.name}.log", "ab")
     proc = subprocess.Popen(
@@ -96,7 +96,8 @@ def start(service: Service, state: Path, timeout: float = 120.0) -> int:
         env={**os.environ, **service.env},
         start_new_session=True,
     )
-    (state / f"{service.name}.pid").write_text(str(proc.pid))
+    # the pid and the program it runs: a pid reused by another process is never signalled
+    (state / f"{service.name}.pid").write_text(json.dumps({"pid": proc.pid, "program": Path(service.argv[0]).name}))
     wait_healthy(service, proc, timeout)
     return proc.pid
 
@@ -116,7 +117,7 @@ def stop(name: str, state: Path, timeout: float = 20.0) -> bool:
     """Stop a service started by ``start`` (its whole process group); True if one was running."""
     pid = _read_pid(state, name)
     (state / f"{name}.pid").unlink(missing_ok=True)
-    if pid is None or not _alive(pid):
+    if pid is None:
         return False
     os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -181,10 +182,26 @@ def _export_lines(env: dict[str, str]) -> str:
 
 
 def _read_pid(state: Path, name: str) -> int | None:
+    """The service's pid while that process still runs the program it was started with, else None."""
     try:
-        return int((state / f"{name}.pid").read_text())
-    except (OSError, ValueError):
-        return None
+        record = json.loads((state / f"{name}.pid").read_text())
+        pid, program = int(record["pid"]), str(record["program"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # absent, or not written by ``start``: nothing known to be ours
+    return pid if _alive(pid) and _runs(pid, program) else None
+
+
+def _runs(pid: int, program: str) -> bool:
+    """Whether ``pid``'s command line names ``program`` (the interpreter of a console script comes
+    first, so any argument counts). Without /proc (macOS) a live pid is trusted."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not Path("/proc/self/cmdline").exists():
+        return True
+    try:
+        args = cmdline.read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(Path(arg.decode(errors="replace")).name == program for arg in args if arg)
 
 
 def _alive(pid: int) -> bool:
