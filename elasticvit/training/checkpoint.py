@@ -7,6 +7,7 @@ with ``torch.load(weights_only=True)``: opening a checkpoint never runs pickled 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,11 +19,12 @@ from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.errors import DamagedFileError
 from elasticvit.model import Supernet
 from elasticvit.space import SearchSpace
-from elasticvit.utils.atomic import torch_save
+from elasticvit.utils.atomic import atomic_path, torch_save
 from elasticvit.utils.hashing import stable_hash
 from elasticvit.utils.reading import read_torch
 
 CHECKPOINT_NAME = "checkpoint.pt"
+PREVIOUS_CHECKPOINT_NAME = "checkpoint.prev.pt"
 SUPERNET_NAME = "supernet.pt"
 HISTORY_NAME = "history.json"
 """Per-epoch probe accuracies and train loss of a run (DVC's training-curve plot)."""
@@ -75,24 +77,41 @@ def restore_rng(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
-    return torch_save(path, {"format": FORMAT_VERSION, **state})
+    """Write ``path`` atomically; the checkpoint it replaces is kept beside it as the fallback."""
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT_VERSION, **state}, tmp)
+        if path.exists():
+            os.replace(path, path.with_name(PREVIOUS_CHECKPOINT_NAME))
+    return path
 
 
 def load_resumable(out_dir: Path, fingerprint: str) -> dict[str, Any] | None:
-    """The last complete checkpoint in ``out_dir`` if it belongs to a run with ``fingerprint``.
+    """The last good checkpoint in ``out_dir`` if it belongs to a run with ``fingerprint``.
 
-    Writes are atomic, so an existing file is complete. A checkpoint of another configuration is
-    not resumed (its weights would not be what this configuration produces); training starts over
-    and overwrites it.
+    Writes are atomic, so a file is complete when written; one damaged later (a full disk, a bad
+    copy) falls back to the one before it, which every save keeps. A checkpoint of another
+    configuration is not resumed (its weights would not be what this configuration produces);
+    training starts over and overwrites it.
     """
-    path = out_dir / CHECKPOINT_NAME
-    if not path.exists():
-        return None
-    state = read_torch(path, "resume checkpoint", remedy="delete it to train from the start")
-    if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION or state.get("fingerprint") != fingerprint:
-        log.warning("%s belongs to another configuration; starting from scratch", path)
-        return None
-    return state
+    latest, previous = out_dir / CHECKPOINT_NAME, out_dir / PREVIOUS_CHECKPOINT_NAME
+    damaged: list[DamagedFileError] = []
+    for path in (latest, previous):
+        if not path.exists():
+            continue
+        try:
+            state = read_torch(path, "resume checkpoint")
+        except DamagedFileError as exc:
+            log.warning("%s; trying the checkpoint before it", exc)
+            damaged.append(exc)
+            continue
+        if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION or state.get("fingerprint") != fingerprint:
+            log.warning("%s belongs to another configuration; starting from scratch", path)
+            return None
+        return state
+    if damaged:
+        raise DamagedFileError(f"{damaged[0]}, and no good checkpoint before it: delete {latest} and {previous} "
+                               f"to train from the start")
+    return None
 
 
 class SupernetMeta(BaseModel):
