@@ -66,3 +66,13 @@ def test_cached_builds_once_then_loads(tmp_path):
     assert len(files) == 1 and SPACE.hash in files[0].name
     second = FlopsPools.cached(SPACE, 3, 10, 20, seed=1, cache_dir=tmp_path)
     assert second.pools == first.pools
+
+
+@pytest.mark.parametrize("damage", ["{not json", '{"format": 1}', ""])
+def test_a_damaged_cached_pools_file_is_rebuilt(tmp_path, damage):
+    first = FlopsPools.cached(SPACE, 3, 10, 20, seed=1, cache_dir=tmp_path)
+    (path,) = tmp_path.iterdir()
+    path.write_text(damage)
+    rebuilt = FlopsPools.cached(SPACE, 3, 10, 20, seed=1, cache_dir=tmp_path)
+    assert rebuilt.pools == first.pools
+    assert FlopsPools.load(path, SPACE).pools == first.pools  # and written back whole

@@ -37,6 +37,17 @@ def test_second_evaluator_on_the_same_store_measures_nothing(tmp_path: Path) -> 
     assert scorer.calls == 0 and second.stats.hits == len(archs)
 
 
+def test_a_damaged_cache_file_is_set_aside_and_started_afresh(tmp_path: Path) -> None:
+    path = tmp_path / "evaluations.sqlite"
+    path.write_bytes(b"this is not an SQLite database" * 100)
+    archs = _archs(4)
+    evaluator = AccuracyEvaluator(ToyScorer(), EvaluationCache(path), CONTEXT)
+    assert evaluator.evaluate_many(archs) == [accuracy(a) for a in archs]
+    assert len(EvaluationCache(path)) == len(archs)
+    (aside,) = tmp_path.glob("evaluations.sqlite.damaged-*")
+    assert aside.read_bytes().startswith(b"this is not")
+
+
 def test_duplicates_in_one_request_are_measured_once(tmp_path: Path) -> None:
     a = _archs(1)[0]
     scorer = ToyScorer()

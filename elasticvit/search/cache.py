@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -38,6 +39,8 @@ CREATE TABLE IF NOT EXISTS evaluations (
 """
 
 _BUSY_TIMEOUT_S = 60.0
+
+log = logging.getLogger(__name__)
 """How long a writer waits for another process's transaction before failing."""
 
 
@@ -73,8 +76,25 @@ class EvaluationCache:
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._pid = -1
-        with self._connect() as db:
-            db.execute(_SCHEMA)
+        try:
+            with self._connect() as db:
+                db.execute(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            # a cache is derived: a damaged file is set aside (kept for a look) and started afresh
+            self._close()
+            aside = self.path.with_name(f"{self.path.name}.damaged-{int(time.time())}")
+            os.replace(self.path, aside)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            log.warning("%s is damaged (%s); moved to %s, starting an empty cache", self.path, exc, aside.name)
+            with self._connect() as db:
+                db.execute(_SCHEMA)
+
+    def _close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+            self._db = None
 
     def get(self, context: CacheContext, arch_id: str) -> Evaluation | None:
         found = self.get_many(context, [arch_id])

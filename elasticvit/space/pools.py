@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from elasticvit.space.arch import Arch
 from elasticvit.space.complexity import arch_macs
 from elasticvit.space.space import SearchSpace
 from elasticvit.utils.atomic import write_json
+
+log = logging.getLogger(__name__)
 
 POOLS_FORMAT = 1
 PROBE_ARCHS_PER_LEVEL = 200  # archs drawn to place the band edges
@@ -81,7 +84,10 @@ class FlopsPools:
         name = f"pools-{space.name}-{space.hash}-v{POOLS_FORMAT}-l{num_levels}-n{pool_size}-c{num_classes}-s{seed}.json"
         path = Path(cache_dir) / name
         if path.exists():
-            return cls.load(path, space)
+            try:
+                return cls.load(path, space)
+            except (ValueError, KeyError, TypeError, OSError) as exc:  # derived: rebuilt, never trusted
+                log.warning("%s is damaged (%s: %s); rebuilding it", path, type(exc).__name__, exc)
         pools = cls.build(space, num_levels, num_classes, pool_size, np.random.default_rng(seed))
         pools.save(path)
         return pools
