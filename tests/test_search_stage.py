@@ -171,6 +171,29 @@ def test_export_is_faithful_to_the_search(stage_root: Path) -> None:
 
 
 @pytest.mark.slow
+def test_a_failed_budget_leaves_the_previous_export_whole(stage_root: Path, tmp_path: Path) -> None:
+    cfg = _config(stage_root)
+    if not (stage_root / "search" / DEVICES[0] / "result.json").exists():
+        run_search(cfg, DEVICES[0])
+    search = DeviceSearchResult.load(stage_root / "search" / DEVICES[0] / "result.json")
+    cfg = load_config("quickstart", [*_overrides(stage_root), f"search.output_dir={tmp_path / 'search'}",
+                                     f"search.export_dir={tmp_path / 'export'}"])
+    search.save(tmp_path / "search" / DEVICES[0] / "result.json")
+    first = run_export(cfg, DEVICES[0])
+    out = tmp_path / "export" / DEVICES[0]
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert [p.parent.name for p in (m.checkpoint for m in first.models)] == [m.name for m in first.models]
+    # the last budget's arch is not one of the space: its export fails after the others were made
+    last = search.budgets[-1]
+    broken = last.model_copy(update={"arch": {**last.arch, "resolution": 999}})
+    search.model_copy(update={"budgets": [*search.budgets[:-1], broken]}).save(
+        tmp_path / "search" / DEVICES[0] / "result.json")
+    with pytest.raises(ValueError):
+        run_export(cfg, DEVICES[0])
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.slow
 def test_tasks_nest_runs_and_register_every_export(stage_root: Path, sqlite_tracking: str, tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 

@@ -10,6 +10,7 @@ the model folder, for ``dvc metrics``.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -33,6 +34,8 @@ from elasticvit.training.checkpoint import SUPERNET_NAME, load_supernet
 from elasticvit.utils.atomic import write_json, write_text
 from elasticvit.utils.hashing import sha256_file
 from elasticvit.utils.locking import exclusive_dir
+
+STAGING_NAME = ".staging"
 
 PREPROCESSING = (
     "Float32 NCHW RGB tensors: uint8 pixels divided by 255, normalised with mean {mean} and std {std}, "
@@ -117,16 +120,33 @@ def _export(
     test = InMemoryLoader(test_images, test_labels, batch_size=cfg.search.eval_batch_size, shuffle=False)
     predictors = _predictors(cfg, meta.space)
     out = Path(cfg.search.export_dir) / device
-    with torch_threads(cfg.search.threads):
-        models = [
-            _export_one(cfg, supernet, meta.space, choice, device, data, list(test), predictors, out, supernet_sha,
-                        supernet_run_id)
-            for choice in search.budgets
-        ]
+    # every model is written under a staging folder first: a failure in any budget leaves the
+    # previous export whole (its folders and exports.json) and nothing half-made beside it
+    staging = out / STAGING_NAME
+    shutil.rmtree(staging, ignore_errors=True)  # a killed export's leftovers
+    try:
+        with torch_threads(cfg.search.threads):
+            staged = [
+                _export_one(cfg, supernet, meta.space, choice, device, data, list(test), predictors, staging,
+                            supernet_sha, supernet_run_id)
+                for choice in search.budgets
+            ]
+        models = [_move_in(model, staging, out) for model in staged]
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     report = ExportReport(device=device, supernet_sha256=supernet_sha, data_version=data.data_version, models=models)
     report.save(out / "exports.json")
     write_json(metrics_path(cfg, device), export_metrics(report))
     return report
+
+
+def _move_in(model: ExportedModel, staging: Path, out: Path) -> ExportedModel:
+    """Rename a staged model folder into ``out`` (replacing an earlier export of the same budget)."""
+    target = out / model.name
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(staging / model.name, target)
+    moved = {f: target / getattr(model, f).relative_to(staging / model.name) for f in ("onnx", "checkpoint", "card")}
+    return model.model_copy(update=moved)
 
 
 def metrics_path(cfg: ExperimentConfig, device: str) -> Path:
