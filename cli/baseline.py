@@ -14,12 +14,8 @@ from typing import Annotated
 import typer
 
 from cli.errors import fail
+from cli.options import ConfigOpt, OverrideOpt
 from elasticvit.config import load_config
-
-ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config name in configs/ or a YAML path")]
-OverrideOpt = Annotated[
-    list[str] | None, typer.Option("--set", "-s", help="override a field: section.key=value (repeatable)")
-]
 
 
 def baseline(

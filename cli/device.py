@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from cli.errors import fail
-from cli.latency import ConfigOpt, OverrideOpt
+from cli.options import ConfigOpt, OverrideOpt
 from elasticvit.config import load_config
 
 app = typer.Typer(help="The devices of an experiment: add (and onboard), list, remove.", no_args_is_help=True)

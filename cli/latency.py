@@ -10,14 +10,11 @@ from typing import Annotated
 
 import typer
 
+from cli.options import ConfigOpt, OverrideOpt
 from elasticvit.config import ConfigError, load_config
 
 app = typer.Typer(help="Per-device latency tables and predictor validation.", no_args_is_help=True)
 
-ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config name in configs/ or a YAML path")]
-OverrideOpt = Annotated[
-    list[str] | None, typer.Option("--set", "-s", help="override a field: section.key=value (repeatable)")
-]
 SpaceOpt = Annotated[
     str | None, typer.Option("--space", help="search space name or YAML path (default: the config's)")
 ]

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from cli.errors import DEBUG_KEY, ReportingGroup
+from cli.options import ConfigOpt, OverrideOpt
 from elasticvit.config import load_config, to_params_yaml
 
 # Before Prefect is imported: the platform works offline (no telemetry from a temporary Prefect
@@ -24,10 +25,6 @@ app = typer.Typer(
     cls=ReportingGroup,
 )
 
-ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config name in configs/ or a YAML path (params.yaml works)")]
-OverrideOpt = Annotated[
-    list[str] | None, typer.Option("--set", "-s", help="override a field: section.key=value (repeatable)")
-]
 
 
 @app.callback()

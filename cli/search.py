@@ -13,12 +13,9 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.options import ConfigOpt, OverrideOpt
 from elasticvit.config import ExperimentConfig, load_config
 
-ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config name in configs/ or a YAML path (params.yaml works)")]
-OverrideOpt = Annotated[
-    list[str] | None, typer.Option("--set", "-s", help="override a field: section.key=value (repeatable)")
-]
 DevicesOpt = Annotated[
     list[str] | None, typer.Option("--device", "-d", help="device name (repeatable; default: latency.devices)")
 ]
