@@ -106,3 +106,5 @@ def validate(
         report.save(path.with_name("validation.json"))
         scatter_plot(report, path.with_name("validation.png"))
         typer.echo(f"{spec.name}: {report.summary()} -> {path.with_name('validation.json')}")
+        if warning := report.noise_warning():
+            typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)

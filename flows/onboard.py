@@ -11,7 +11,9 @@ from prefect.deployments import run_deployment
 from elasticvit.baselines import baseline_dir
 from elasticvit.baselines.run import RESULT_NAME
 from elasticvit.config import load_config
+from elasticvit.latency import table_path
 from elasticvit.latency.registry import experiment_devices
+from elasticvit.latency.validate import ValidationReport
 from elasticvit.search.stage import device_dir
 from flows.latency import latency_device
 from flows.search import search_device_flow
@@ -54,6 +56,9 @@ def onboard_device(
         print(f"onboard {device}: latency table, measured in this process")
         latency_device(device, config, overrides, announce=False)
     mark = done("latency", started)
+    validation = table_path(cfg.latency.output_dir, device).with_name("validation.json")
+    if validation.exists() and (warning := ValidationReport.model_validate_json(validation.read_text()).noise_warning()):
+        print(f"onboard {device}: warning: {warning}")
     searched = search_device_flow(device, config, overrides)
     mark = done("search and export", mark)
     trained = [m for m in cfg.baselines.models if (baseline_dir(cfg.baselines.output_dir, m) / RESULT_NAME).exists()]

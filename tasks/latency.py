@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.context import TaskRunContext
 from prefect.events import emit_event
 
@@ -100,7 +100,12 @@ def validate_latency(cfg: ExperimentConfig, table: dict[str, str]) -> dict[str, 
         mlflow.log_metrics(metrics)
         mlflow.log_artifact(str(report_path), artifact_path="latency")
         mlflow.log_artifact(str(plot_path), artifact_path="latency")
-    return {"within_10pct": report.within_10pct, "rmse_ms": report.rmse_ms, "summary": report.summary()}
+    warning = report.noise_warning()
+    if warning:
+        get_run_logger().warning(warning)
+    summary = report.summary() + (f". Warning: {warning}" if warning else "")
+    return {"within_10pct": report.within_10pct, "rmse_ms": report.rmse_ms, "summary": summary,
+            "noise_warning": warning}
 
 
 @task(name="latency-table-record")

@@ -237,6 +237,10 @@ def test_validation_times_some_subnets_twice(space, monkeypatch: pytest.MonkeyPa
     assert report.remeasured == 2 and report.remeasure_within_10pct == 0.5
     assert report.remeasure_rms_rel_diff == pytest.approx(np.sqrt((0.05**2 + 0.25**2) / 2))
     assert "50% of 2 subnets agree with themselves" in report.summary()
+    warning = report.noise_warning()
+    assert warning is not None and "\n" not in warning and "only 50% of 2 subnets" in warning
+    steady = report.model_copy(update={"remeasure_within_10pct": 0.95})
+    assert steady.noise_warning() is None
     once = ValidationReport.from_points(report.points[2:], "dev", "cifar", "abc", measure_s=1.0)
     assert once.remeasured == 0 and once.remeasure_within_10pct is None and "agree" not in once.summary()
 

@@ -21,6 +21,8 @@ from elasticvit.utils.atomic import write_json
 
 TOLERANCE = 0.10
 """A prediction counts as accurate within this relative error of the measured latency."""
+SELF_AGREEMENT_FLOOR = 0.90
+"""Below this share of subnets agreeing with themselves, the device's figures are called noise."""
 
 
 class ValidationPoint(BaseModel):
@@ -98,6 +100,16 @@ class ValidationReport(BaseModel):
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         return write_json(path, self.model_dump(mode="json"))
+
+    def noise_warning(self) -> str | None:
+        """One line when the device disagrees with itself too often for its figures to mean much."""
+        agree = self.remeasure_within_10pct
+        if agree is None or agree >= SELF_AGREEMENT_FLOOR:
+            return None
+        return (f"{self.device} is noisy: timed twice, only {agree:.0%} of {self.remeasured} subnets agree with "
+                f"themselves within ±{TOLERANCE:.0%} (under {SELF_AGREEMENT_FLOOR:.0%}), so the predictor's "
+                f"{self.within_10pct:.0%} and the searched latencies are mostly noise: stop other load on the "
+                f"device, pin its threads, or raise latency.repeats")
 
     def summary(self) -> str:
         line = f"{self.within_10pct:.1%} within ±{TOLERANCE:.0%}, RMSE {self.rmse_ms:.4f} ms (n={self.n})"
