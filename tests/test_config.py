@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,18 @@ def test_settings_from_environment_keep_secrets(monkeypatch: pytest.MonkeyPatch)
 def test_checked_in_params_yaml_is_the_quickstart_config() -> None:
     # dvc.yaml reads params.yaml; regenerate it with `elasticvit params -c quickstart` after a change
     assert load_config(CONFIG_DIR.parent / "params.yaml") == load_config("quickstart")
+
+
+def test_configs_dir_can_be_named_by_the_environment(tmp_path) -> None:
+    # an installed (non-editable) package has no checkout beside it: ELASTICVIT_CONFIGS points at one
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(CONFIG_DIR, tmp_path / "configs")
+    text = (tmp_path / "configs" / "quickstart.yaml").read_text()
+    (tmp_path / "configs" / "quickstart.yaml").write_text(text.replace("name: quickstart", "name: elsewhere", 1))
+    code = "from elasticvit.config import load_config; print(load_config('quickstart').name)"
+    env = {**os.environ, "ELASTICVIT_CONFIGS": str(tmp_path / "configs")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "elsewhere"

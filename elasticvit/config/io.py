@@ -13,8 +13,9 @@ from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.errors import ElasticViTError, describe_invalid
 from elasticvit.utils.atomic import write_text
 from elasticvit.utils.hashing import stable_hash
+from elasticvit.utils.shipped import CONFIGS
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_DIR = CONFIGS
 
 
 class ConfigError(ElasticViTError):

@@ -15,8 +15,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from elasticvit.errors import ElasticViTError
+from elasticvit.utils.shipped import CONFIGS
 
-DEVICE_DIR = Path(__file__).resolve().parents[2] / "configs" / "devices"
+DEVICE_DIR = CONFIGS / "devices"
 
 
 class DeviceError(ElasticViTError):

@@ -30,13 +30,14 @@ from elasticvit.errors import ElasticViTError, describe_invalid
 from elasticvit.space import operators
 from elasticvit.space.arch import Arch, MBConvLayer, StageArch, TransformerLayer
 from elasticvit.utils.hashing import stable_hash
+from elasticvit.utils.shipped import CONFIGS
 
 
 class SpaceError(ElasticViTError):
     """A search space file is missing, not YAML, or not a valid space; the message names it."""
 
 
-SPACE_DIR = Path(__file__).resolve().parents[2] / "configs" / "spaces"
+SPACE_DIR = CONFIGS / "spaces"
 
 
 def _as_choices(value: Any) -> Any:
