@@ -4,7 +4,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from elasticvit.config import ConfigError, ExperimentConfig, Settings, load_config, to_params_yaml
+from elasticvit.config import (
+    ConfigError,
+    ExperimentConfig,
+    Settings,
+    load_config,
+    to_params_yaml,
+)
 from elasticvit.config.io import CONFIG_DIR, apply_overrides, config_hash
 
 
