@@ -2,15 +2,17 @@
 
     python -m infra.stack up [--s3] [--state-dir .stack]
     python -m infra.stack env      # print the variables that point the code at the stack
-    python -m infra.stack down
+    python -m infra.stack worker --pool default [--pool latency-<device>]   # Prefect workers
+    python -m infra.stack down     # workers first, then the servers
 
-Every service writes its pid and log under the state directory; ``up`` is idempotent (a running
-service is left alone). Tests use the same functions to start real servers.
+Every service and worker writes its pid and log under the state directory; ``up`` and ``worker``
+are idempotent (a running one is left alone). Tests use the same functions to start real servers.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -24,6 +26,9 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 DEFAULT_STATE = Path(".stack")
+WORKER_PREFIX = "worker-"
+WORKER_SETTLE_S = 3.0
+"""A worker that is still running this long after its start is taken as up (it has no endpoint)."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,8 @@ class Service:
 
     name: str
     argv: list[str]
-    health_url: str
+    health_url: str | None
+    """None for a process without an endpoint (a worker): ready once it has stayed up a moment."""
     env: dict[str, str] = field(default_factory=dict)
 
 
@@ -74,6 +80,17 @@ def mlflow_service(
     )
 
 
+def worker_service(pool: str, env: dict[str, str], kind: str = "process") -> Service:
+    """A Prefect worker polling ``pool`` (created if missing); ``env`` points it (and the flows it
+    runs) at the stack, ``PREFECT_API_URL`` at least."""
+    return Service(
+        name=f"{WORKER_PREFIX}{pool}",
+        argv=[str(BIN / "prefect"), "worker", "start", "--pool", pool, "--type", kind],
+        health_url=None,
+        env=dict(env),
+    )
+
+
 def s3_service(host: str = "127.0.0.1", port: int = 9000) -> Service:
     return Service(
         name="s3",
@@ -86,7 +103,7 @@ def start(service: Service, state: Path, timeout: float = 120.0) -> int:
     """Start ``service`` in its own process group unless it already runs; return its pid."""
     state.mkdir(parents=True, exist_ok=True)
     pid = _read_pid(state, service.name)
-    if pid is not None and _healthy(service.health_url):
+    if pid is not None and (service.health_url is None or _healthy(service.health_url)):
         return pid
     log = open(state / f"{service.name}.log", "ab")
     proc = subprocess.Popen(
@@ -103,11 +120,15 @@ def start(service: Service, state: Path, timeout: float = 120.0) -> int:
 
 
 def wait_healthy(service: Service, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{service.name} exited with code {proc.returncode} before becoming ready")
-        if _healthy(service.health_url):
+        if service.health_url is None:
+            if time.monotonic() - started >= WORKER_SETTLE_S:
+                return
+        elif _healthy(service.health_url):
             return
         time.sleep(0.5)
     raise TimeoutError(f"{service.name} not ready at {service.health_url} after {timeout:.0f} s")
@@ -128,6 +149,13 @@ def stop(name: str, state: Path, timeout: float = 20.0) -> bool:
     return True
 
 
+def stop_workers(state: Path, timeout: float = 10.0) -> list[str]:
+    """Stop every worker ``start`` recorded under ``state`` (a worker that ignores SIGTERM is killed
+    after ``timeout``); return their names."""
+    names = sorted(p.stem for p in state.glob(f"{WORKER_PREFIX}*.pid"))
+    return [name for name in names if stop(name, state, timeout)]
+
+
 def stack_env(prefect: Service | None, mlflow: Service | None, s3: Service | None) -> dict[str, str]:
     """The variables that point the code (and the CLIs) at the running stack."""
     env: dict[str, str] = {}
@@ -145,7 +173,9 @@ def stack_env(prefect: Service | None, mlflow: Service | None, s3: Service | Non
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.stack", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["up", "down", "env", "status"])
+    parser.add_argument("command", choices=["up", "down", "env", "status", "worker"])
+    parser.add_argument("--pool", action="append", default=[],
+                        help="with `worker`: a work pool to start a worker for (repeatable)")
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--prefect-port", type=int, default=4200)
@@ -167,10 +197,20 @@ def main(argv: list[str] | None = None) -> int:
         print(_export_lines(env))
     elif args.command == "env":
         print(_export_lines(env))
+    elif args.command == "worker":
+        if not args.pool:
+            parser.error("worker needs at least one --pool")
+        for pool in args.pool:
+            service = worker_service(pool, env)
+            print(f"{service.name} pid {start(service, state)}  (stopped by `down`)")
     elif args.command == "status":
         for service in services:
-            print(f"{service.name:8s} {'up' if _healthy(service.health_url) else 'down'}  {service.health_url}")
+            print(f"{service.name:8s} {'up' if _healthy(str(service.health_url)) else 'down'}  {service.health_url}")
+        for pid_file in sorted(state.glob(f"{WORKER_PREFIX}*.pid")):
+            print(f"{pid_file.stem} {'up' if _read_pid(state, pid_file.stem) else 'down'}")
     else:
+        for name in stop_workers(state):
+            print(f"stopped {name}")
         for name in ("prefect", "mlflow", "s3"):
             if stop(name, state):
                 print(f"stopped {name}")
@@ -205,6 +245,8 @@ def _runs(pid: int, program: str) -> bool:
 
 
 def _alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own exited child: a zombie still answers kill 0
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -5,13 +5,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from infra.stack import stop
+import pytest
+
+from infra.stack import _alive, main, start, stop, worker_service
 
 
 def _sleeper() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"],
+                            start_new_session=True, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "up"  # running its own command line
+    return proc
 
 
 def test_a_pid_now_running_another_program_is_not_signalled(tmp_path: Path) -> None:
@@ -34,4 +40,31 @@ def test_the_started_program_is_stopped(tmp_path: Path) -> None:
     program = Path(sys.executable).name
     (tmp_path / "svc.pid").write_text(json.dumps({"pid": ours.pid, "program": program}))
     assert stop("svc", tmp_path, timeout=10) is True
-    assert ours.wait(timeout=10) != 0
+    assert not _alive(ours.pid)  # stop reaped it
+
+
+@pytest.mark.slow
+def test_a_stack_worker_polls_its_pool_and_down_stops_it(prefect_server: str, tmp_path: Path) -> None:
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    service = worker_service("stack-test-pool", {"PREFECT_API_URL": prefect_server})
+    pid = start(service, tmp_path)
+    assert start(service, tmp_path) == pid  # idempotent
+
+    async def online() -> bool:
+        async with get_client() as client:
+            return any(w.status == "ONLINE" for w in await client.read_workers_for_work_pool("stack-test-pool"))
+
+    with temporary_settings(updates={PREFECT_API_URL: prefect_server}):
+        deadline = time.monotonic() + 60
+        while not asyncio.run(online()) and time.monotonic() < deadline:
+            time.sleep(1)
+        assert asyncio.run(online())
+    assert main(["down", "--state-dir", str(tmp_path)]) == 0
+    deadline = time.monotonic() + 15
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(pid) and not list(tmp_path.glob("worker-*.pid"))
