@@ -119,6 +119,9 @@ def register(cfg: ExperimentConfig, same: list[ExportedModel], supernet_run_id: 
         info = mlflow.onnx.log_model(
             onnx.load(str(model.onnx)), name="model",
             extra_files=[str(model.checkpoint), str(model.card), str(model.card.with_suffix(".json"))],
+            # the flavour's own pinned requirements: inferring them loads the model again in a
+            # subprocess, which took minutes per model on a loaded 2-core machine
+            pip_requirements=mlflow.onnx.get_default_pip_requirements(),
         )
     return mlflow.register_model(info.model_uri, registered_model_name(cfg, model.device),
                                  tags={**tags, "config_hash": config_hash(cfg)})
