@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import pickle
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,7 +15,8 @@ import timm
 import torch
 from torch import nn
 
-from elasticvit.errors import ElasticViTError
+from elasticvit.errors import DamagedFileError, ElasticViTError
+from elasticvit.utils.reading import read_torch
 
 CLOSE_MATCHES = 5
 
@@ -64,11 +64,9 @@ def load_state(model: nn.Module, checkpoint: str | os.PathLike[str]) -> None:
         raise CheckpointError(f"baseline checkpoint not found: {path}")
     # weights_only refuses pickled code: a checkpoint from elsewhere cannot execute anything.
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"{path}: holds more than tensors, refused (weights_only): {exc}") from exc
-    except (RuntimeError, EOFError, OSError) as exc:
-        raise CheckpointError(f"{path}: truncated or corrupt, not a torch file: {str(exc).strip().splitlines()[0]}") from exc
+        state = read_torch(path, "baseline checkpoint")
+    except DamagedFileError as exc:
+        raise CheckpointError(str(exc)) from exc
     for key in ("state_dict", "model"):
         if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
             state = state[key]

@@ -25,7 +25,7 @@ def read_torch(
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise DamagedFileError(f"{path}: the {what} holds more than tensors, refused (weights only): "
+        raise DamagedFileError(f"{path}: the {what} holds more than tensors, refused (weights_only): "
                                f"{_first_line(exc)}") from exc
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as exc:
         raise DamagedFileError(f"{path}: the {what} is truncated or corrupt ({_first_line(exc)}){tail}") from exc
