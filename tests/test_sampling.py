@@ -88,6 +88,29 @@ def test_complexity_subnets_come_from_the_level_band(space, pools):
             assert lo <= arch_macs(space, arch, NUM_CLASSES) <= hi
 
 
+@pytest.mark.parametrize("strategy", ["complexity", "performance"])
+def test_space_ends_train_at_the_end_levels_only(space, pools, strategy):
+    cfg = SamplingConfig(strategy=strategy, num_levels=LEVELS, pool_size=20, bank_capacity_small=5,
+                         bank_capacity_large=3, subnets_per_step=1, train_space_ends=True)
+    plain = build_sampler(cfg.model_copy(update={"train_space_ends": False}), space, pools, NUM_CLASSES, 200)
+    ends = build_sampler(cfg, space, pools, NUM_CLASSES, 200)
+    assert space.smallest() not in pools.pools[0] and space.largest() not in pools.pools[-1]
+    seen = set()
+    for plain_plan, plan in zip(run(plain, 200, macs_scorer(space)[0]), run(ends, 200, macs_scorer(space)[0])):
+        assert plan.level == plain_plan.level, "the walk is unchanged"
+        seen.add(plan.level)
+        if plan.level == LEVELS - 1:
+            assert [s.role for s in plan.subnets] == [Role.ANCHOR, Role.ANCHOR, Role.STUDENT]
+            assert plan.archs[1] == space.largest()
+        else:
+            assert [s.role for s in plan.subnets] == [Role.ANCHOR, Role.STUDENT]
+            assert space.largest() not in plan.archs
+        expected_student = space.smallest() if plan.level == 0 else pools.smallest(plan.level)
+        assert plan.archs[-1] == expected_student
+        assert plain_plan.archs[-1] == pools.smallest(plan.level)
+    assert {0, LEVELS - 1} <= seen
+
+
 @pytest.mark.parametrize("strategy", ["uniform", "complexity", "performance"])
 def test_same_seed_same_sequence_as_on_another_rank(space, pools, strategy):
     cfg = SamplingConfig(strategy=strategy, num_levels=LEVELS, pool_size=20, seed=7, rescore_every=5)

@@ -64,6 +64,11 @@ class SamplingConfig(Section):
     explore_candidates: int = Field(default=4, ge=1)
     explore_heuristic: Literal["max_flops", "min_flops", "random"] = "max_flops"
     rescore_every: int = Field(default=200, ge=1, description="steps between bank re-scoring")
+    train_space_ends: bool = Field(
+        default=False,
+        description="complexity/performance: level 0's student is the space's smallest, and the space's "
+        "largest joins the top level's anchors (uniform pool draws never hold either)",
+    )
     seed: int = 0
 
     @model_validator(mode="after")

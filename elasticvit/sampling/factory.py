@@ -21,7 +21,7 @@ def build_sampler(
     if cfg.strategy == "uniform":
         return UniformSampler(space, cfg.num_random, cfg.seed)
     if cfg.strategy == "complexity":
-        return ComplexityAwareSampler(pools, cfg.subnets_per_step, cfg.seed)
+        return ComplexityAwareSampler(pools, cfg.subnets_per_step, cfg.seed, cfg.train_space_ends)
 
     @lru_cache(maxsize=None)
     def macs(arch: Arch) -> int:
@@ -37,6 +37,7 @@ def build_sampler(
         heuristic=cfg.explore_heuristic,
         macs=macs,
         rescore_every=cfg.rescore_every,
+        train_space_ends=cfg.train_space_ends,
     )
 
 

@@ -78,8 +78,9 @@ class PerformanceAwareSampler(ComplexityAwareSampler):
         heuristic: Heuristic,
         macs: Callable[[Arch], int],
         rescore_every: int,
+        train_space_ends: bool = False,
     ) -> None:
-        super().__init__(pools, subnets_per_step, seed)
+        super().__init__(pools, subnets_per_step, seed, train_space_ends)
         if len(capacities) != len(pools.bands):
             raise ValueError(f"{len(capacities)} bank capacities for {len(pools.bands)} levels")
         self.banks = [MemoryBank(c) for c in capacities]
