@@ -220,7 +220,7 @@ def test_a_checkpoint_whose_optimizer_groups_differ_is_not_resumed(
     torch.set_num_threads(1)
     cfg = tiny_config(tiny_space, "uniform", epochs=1)
     train_supernet(cfg, tiny_data, tmp_path)
-    original = loop.create_optimizer_v2
-    monkeypatch.setattr(loop, "create_optimizer_v2", lambda model, **kw: original(model, **{**kw, "weight_decay": 0.0}))
+    original = loop.build_optimizer
+    monkeypatch.setattr(loop, "build_optimizer", lambda model, tc: original(model, tc.model_copy(update={"weight_decay": 0.0})))
     result = train_supernet(cfg, tiny_data, tmp_path)
     assert result.resumed_from_step == 0 and result.steps == 3

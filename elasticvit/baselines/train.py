@@ -1,11 +1,10 @@
 """Training one baseline with the platform's recipe, under a budget in epochs or in wall-clock time.
 
-The recipe is the supernet's (``elasticvit.training.loop``): timm's ``create_optimizer_v2`` with
-the configured optimizer, learning rate and weight decay; linear warm-up then cosine decay to 1 %
-of the peak; label-smoothing cross-entropy (soft-target when Mixup is on); random crop and flip from
-``InMemoryLoader``; gradient clipping. The supernet's builders are private to its trainer, so the
-same calls are made here. What the supernet has and a single model has not (in-place distillation,
-a sampler, probes, EMA) is left out: a baseline learns from the labels alone.
+The recipe is the supernet's (``elasticvit.training.recipe``: optimizer, warm-up and cosine
+schedule, Mixup, mixed precision), with label-smoothing cross-entropy (soft-target when Mixup is
+on), random crop and flip from ``InMemoryLoader`` and gradient clipping. What the supernet has and a
+single model has not (in-place distillation, a sampler, probes, EMA) is left out: a baseline learns
+from the labels alone.
 
 A wall-clock budget drives the schedule by elapsed time instead of steps, so the learning rate
 still completes its cosine when the budget runs out, however fast the machine is.
@@ -22,8 +21,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from timm.data import Mixup
-from timm.optim import create_optimizer_v2
 from timm.scheduler import CosineLRScheduler
 from torch import Tensor, nn
 
@@ -31,6 +28,7 @@ from elasticvit.config.experiment import BaselinesConfig, TrainingConfig
 from elasticvit.data import InMemoryLoader
 from elasticvit.training.callbacks import TrainCallback
 from elasticvit.training.losses import build_losses
+from elasticvit.training.recipe import Precision, build_mixup, build_optimizer, build_scheduler
 from elasticvit.training.records import EpochMetrics, ProbeResult, StepMetrics
 
 TIME_RESOLUTION = 10_000
@@ -162,25 +160,17 @@ class _Trainer:
             raise ValueError(f"{len(labels)} training images do not fill one batch of {cfg.batch_size}")
         self.steps_per_epoch = min(full, cfg.max_steps_per_epoch or full)
         self.total_steps = budget.epochs * self.steps_per_epoch if budget.epochs else None
-        self.optimizer = create_optimizer_v2(model, opt=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.optimizer = build_optimizer(model, cfg)
         self.scheduler = self._scheduler()
-        self.mixup = (
-            Mixup(mixup_alpha=cfg.mixup_alpha, label_smoothing=cfg.label_smoothing, num_classes=model.num_classes)
-            if cfg.mixup_alpha > 0 else None
-        )
+        self.mixup = build_mixup(cfg, model.num_classes)
         self.criterion = build_losses(cfg, soft_labels=self.mixup is not None).anchor
-        # bfloat16 only: float16 would need a gradient scaler for a gain that does not matter here
-        self.amp = self.device.type == "cuda" and cfg.amp and torch.cuda.is_bf16_supported()
+        self.precision = Precision(self.device, cfg)
 
     def _scheduler(self) -> CosineLRScheduler:
         """Warm-up takes the same share of the budget as in the supernet's schedule."""
         cfg = self.cfg
         horizon = self.budget.epochs * self.steps_per_epoch if self.budget.epochs else TIME_RESOLUTION
-        warmup = round(cfg.warmup_epochs / cfg.epochs * horizon)
-        return CosineLRScheduler(
-            self.optimizer, t_initial=max(horizon - warmup, 1), lr_min=cfg.lr * 1e-2, warmup_t=warmup,
-            warmup_lr_init=cfg.lr * 1e-2, warmup_prefix=True, t_in_epochs=False,
-        )
+        return build_scheduler(self.optimizer, cfg, horizon, round(cfg.warmup_epochs / cfg.epochs * horizon))
 
     def run(self) -> TrainStats:
         step, epoch, train_s = 0, 0, 0.0
@@ -237,20 +227,18 @@ class _Trainer:
     def _step(self, x: Tensor, y: Tensor) -> float:
         inputs, targets = self.mixup(x, y) if self.mixup else (x, y)
         self.optimizer.zero_grad(set_to_none=True)
-        with self._autocast():
+        with self.precision.autocast():
             logits = self.model(inputs).float()
         loss = self.criterion(logits, targets)
-        loss.backward()
+        scaler = self.precision.scaler
+        scaler.scale(loss).backward()
         if self.cfg.grad_clip:
+            scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
-        self.optimizer.step()
+        scaler.step(self.optimizer)
+        scaler.update()
         # float() waits for the device, so the clock measures finished work
         return float(loss.detach())
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if not self.amp:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
 
     def _end_epoch(self, epoch: int, step: int, train: dict[str, float]) -> None:
         if not self.val_batches:

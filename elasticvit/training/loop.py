@@ -20,9 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from timm.data import Mixup
-from timm.optim import create_optimizer_v2
-from timm.scheduler import CosineLRScheduler
 from timm.utils import ModelEmaV3
 from torch import Tensor, nn
 
@@ -54,6 +51,7 @@ from elasticvit.training.evaluation import (
     validate_probes,
 )
 from elasticvit.training.losses import build_losses, ensemble_target
+from elasticvit.training.recipe import Precision, build_mixup, build_optimizer, build_scheduler
 from elasticvit.training.records import (
     EpochMetrics,
     ProbeResult,
@@ -164,29 +162,14 @@ class _Trainer:
         self.model = Supernet(self.space, self.num_classes, drop_path=tc.drop_path, zero_init_last=tc.zero_init_last).to(self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.forward = torch.compile(self.model) if tc.compile else self.model
-        self.optimizer = create_optimizer_v2(self.model, opt=tc.optimizer, lr=tc.lr, weight_decay=tc.weight_decay)
-        warmup = round(tc.warmup_epochs * self.steps_per_epoch)
-        # per-update schedule: ``warmup`` linear steps, then a cosine over the remaining steps
-        self.scheduler = CosineLRScheduler(
-            self.optimizer, t_initial=max(self.total_steps - warmup, 1), lr_min=tc.lr * 1e-2, warmup_t=warmup,
-            warmup_lr_init=tc.lr * 1e-2, warmup_prefix=True, t_in_epochs=False,
-        )
+        self.optimizer = build_optimizer(self.model, tc)
+        # per-update schedule: warm-up steps, then a cosine over the remaining steps
+        self.scheduler = build_scheduler(self.optimizer, tc, self.total_steps, round(tc.warmup_epochs * self.steps_per_epoch))
         self.ema = ModelEmaV3(self.model, decay=tc.ema_decay) if tc.ema_decay else None
-        self.mixup = (
-            Mixup(mixup_alpha=tc.mixup_alpha, label_smoothing=tc.label_smoothing, num_classes=self.num_classes)
-            if tc.mixup_alpha > 0 else None
-        )
+        self.mixup = build_mixup(tc, self.num_classes)
         self.losses = build_losses(tc, soft_labels=self.mixup is not None)
         self.teacher = load_teacher(tc.teacher, self.num_classes, self.device) if tc.teacher else None
-        cuda = self.device.type == "cuda" and tc.amp
-        self.amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
-        self.amp = cuda
-        self.scaler = torch.amp.GradScaler("cuda", enabled=cuda and self.amp_dtype == torch.float16)
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if not self.amp:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+        self.precision = Precision(self.device, tc)
 
     # -- run --------------------------------------------------------------------------------------
 
@@ -224,12 +207,12 @@ class _Trainer:
         self.telemetry.begin_step()
         losses = self._accumulate(plan, inputs, targets)
         dist.average_gradients(self.params, self.ctx)
-        self.scaler.unscale_(self.optimizer)
+        self.precision.scaler.unscale_(self.optimizer)
         metrics = self.telemetry.end_step()
         if self.tc.grad_clip:
             nn.utils.clip_grad_norm_(self.params, self.tc.grad_clip)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+        self.precision.scaler.step(self.optimizer)
+        self.precision.scaler.update()
         self.scheduler.step_update(self.step)
         if self.ema is not None:
             self.ema.update(self.model, step=self.step)
@@ -246,7 +229,7 @@ class _Trainer:
         sums = {Role.ANCHOR: [], Role.STUDENT: []}
         for sub in plan.subnets:
             self.model.set_active(sub.arch)
-            with self._autocast():
+            with self.precision.autocast():
                 logits = self.forward(resize_batch(x, sub.arch.resolution)).float()
             if sub.role == Role.ANCHOR or self.losses.distill is None:
                 loss = self.losses.anchor(logits, targets)
@@ -255,7 +238,7 @@ class _Trainer:
                 loss = self.losses.distill(logits, soft)
             if sub.role == Role.ANCHOR:
                 anchor_logits.append(logits.detach())
-            self.scaler.scale(loss / len(plan.subnets)).backward()
+            self.precision.scaler.scale(loss / len(plan.subnets)).backward()
             self.telemetry.after_backward()
             sums[sub.role].append(float(loss.detach()))
         out = {f"loss_{role.value}": float(np.mean(v)) for role, v in sums.items() if v}
@@ -266,7 +249,7 @@ class _Trainer:
     def _teacher_probs(self, x: Tensor) -> Tensor | None:
         if self.teacher is None:
             return None
-        with self._autocast():
+        with self.precision.autocast():
             return F.softmax(self.teacher(x).float(), dim=-1)
 
     @torch.no_grad()
@@ -276,7 +259,7 @@ class _Trainer:
         with batch_statistics(self.model):
             for arch in archs:
                 self.model.set_active(arch)
-                with self._autocast():
+                with self.precision.autocast():
                     logits = self.forward(resize_batch(x, arch.resolution)).float()
                 losses.append(F.cross_entropy(logits, y))
         mean = dist.mean_over_ranks(torch.stack(losses), self.ctx)
@@ -327,7 +310,7 @@ class _Trainer:
         model = self.ema.module if self.ema is not None else self.model
         results = None
         if self.ctx.is_main:
-            results = validate_probes(model, self.probes, self.val_batches, self.calib_batches, self._autocast())
+            results = validate_probes(model, self.probes, self.val_batches, self.calib_batches, self.precision.autocast())
         self.model.train()
         return dist.broadcast_object(results, self.ctx)
 
@@ -355,7 +338,7 @@ class _Trainer:
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
+            "scaler": self.precision.scaler.state_dict(),
             "sampler": self.sampler.state_dict(),
             "telemetry": self.telemetry.state_dict(),
             "rng": capture_rng(),
@@ -374,7 +357,7 @@ class _Trainer:
             self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
+        self.precision.scaler.load_state_dict(state["scaler"])
         self.sampler.load_state_dict(state["sampler"])
         self.telemetry.load_state_dict(state["telemetry"])
         restore_rng(state["rng"])
