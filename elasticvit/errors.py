@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from elasticvit.utils.redact import redact_value
+
 
 class ElasticViTError(ValueError):
     """Bad input: the message names the field or file and what was expected."""
@@ -30,6 +32,6 @@ def describe_invalid(exc: ValidationError, what: str) -> str:
         else:
             message = err["msg"].removeprefix("Value error, ")
             # a section's own check gets the whole section as input: not worth repeating
-            got = "" if isinstance(err.get("input"), dict) else f" (got {err.get('input')!r})"
+            got = "" if isinstance(err.get("input"), dict) else f" (got {redact_value(field, repr(err.get('input')))})"
             lines.append(f"  {field}: {message}{got}")
     return "\n".join(lines)

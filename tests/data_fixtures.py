@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import http.server
@@ -85,10 +86,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+BASIC_AUTH = ("alice", "s3cret")
+
+
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves files; a path under ``/cut/`` announces the full length but closes halfway."""
+    """Serves files; a path under ``/cut/`` announces the full length but closes halfway; one under
+    ``/private/`` needs HTTP basic auth with ``BASIC_AUTH``."""
 
     def do_GET(self) -> None:
+        if self.path.startswith("/private/"):
+            expected = "Basic " + base64.b64encode(":".join(BASIC_AUTH).encode()).decode()
+            if self.headers.get("Authorization") != expected:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="data"')
+                self.end_headers()
+                return None
+            self.path = self.path.removeprefix("/private")
+            return super().do_GET()
         if not self.path.startswith("/cut/"):
             return super().do_GET()
         data = (Path(self.directory) / self.path.removeprefix("/cut/")).read_bytes()

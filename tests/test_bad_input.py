@@ -95,6 +95,9 @@ CASES: dict[str, Case] = {
                                     "training.optimizer"),
     "unknown sampling strategy": lambda t: (["params", "-s", "sampling.strategy=greedy", "--out", str(t / "p.yaml")],
                                             "sampling.strategy"),
+    "credentials in a config URL": lambda t: (["prepare", "-s", "data.source=cifar10", "-s",
+                                               "data.url=https://alice:HUNTER2@example.invalid/c.tgz", *_outputs(t)],
+                                              "data.url"),
     "train with a bad override": lambda t: (["train", "-s", "training.batch_size=0", *_outputs(t)],
                                             "training.batch_size"),
     # search spaces

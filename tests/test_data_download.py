@@ -9,7 +9,7 @@ import pytest
 
 from elasticvit.config import DataConfig
 from elasticvit.data import DatasetError, load_split, prepare_dataset
-from tests.data_fixtures import CIFAR_NAMES, PER_BATCH, OpensAFile, build_cifar_archive, cifar_batch, free_port, http_root, md5  # noqa: F401
+from tests.data_fixtures import BASIC_AUTH, CIFAR_NAMES, PER_BATCH, OpensAFile, build_cifar_archive, cifar_batch, free_port, http_root, md5  # noqa: F401
 
 
 def _cfg(tmp_path: Path, url: str, md5: str, **kw) -> DataConfig:
@@ -36,6 +36,20 @@ def test_download_verify_and_prepare(tmp_path: Path, http_root: tuple[Path, str]
     official = cifar_batch(9)
     assert np.array_equal(images.numpy(), official[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
     assert labels.tolist() == official[b"labels"]
+
+
+def test_credentials_for_a_download_come_from_the_environment(
+    tmp_path: Path, http_root: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, base = http_root
+    digest = build_cifar_archive(root / "c.tar.gz")
+    cfg = _cfg(tmp_path, f"{base}/private/c.tar.gz", digest, resolution=8)
+    with pytest.raises(DatasetError, match=r"HTTP Error 401.*ELASTICVIT_DOWNLOAD_USERNAME"):
+        prepare_dataset(cfg, progress=False)
+    assert _nothing_left(tmp_path)
+    monkeypatch.setenv("ELASTICVIT_DOWNLOAD_USERNAME", BASIC_AUTH[0])
+    monkeypatch.setenv("ELASTICVIT_DOWNLOAD_PASSWORD", BASIC_AUTH[1])
+    assert prepare_dataset(cfg, progress=False).class_names == CIFAR_NAMES
 
 
 def test_verified_archive_in_cache_is_not_fetched_again(tmp_path: Path, http_root: tuple[Path, str]) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from mlflow.tracking import MlflowClient
 
 from elasticvit.config import load_config
+from elasticvit.config.io import ConfigError
 from elasticvit.utils.redact import redact_text, redact_value
 
 
@@ -18,12 +20,20 @@ def test_url_credentials_and_secret_keys_are_masked() -> None:
     assert redact_value("training.lr", "0.002") == "0.002"
 
 
-def test_a_password_in_a_config_url_never_reaches_mlflow_params(sqlite_tracking: str) -> None:
+def test_a_config_refuses_credentials_and_its_error_does_not_repeat_them() -> None:
+    with pytest.raises(ConfigError, match=r"data\.url: holds credentials") as caught:
+        load_config("quickstart", ["data.url=https://alice:HUNTER2@example.invalid/data.tgz"])
+    assert "HUNTER2" not in str(caught.value) and "https://***@example.invalid" in str(caught.value)
+
+
+def test_a_password_that_reaches_logging_anyway_is_masked_in_mlflow_params(sqlite_tracking: str) -> None:
     from tasks.tracking import log_flat_params, stage_run
 
-    cfg = load_config("quickstart", ["data.url=https://alice:HUNTER2@example.invalid/data.tgz"])
+    cfg = load_config("quickstart")
+    # a config can no longer hold it (above): bypass validation to prove the second line of defence
+    data = cfg.data.model_copy(update={"url": "https://alice:HUNTER2@example.invalid/data.tgz"})
     with stage_run(cfg, "prepare") as run:
-        log_flat_params("data", cfg.data)
+        log_flat_params("data", data)
     stored = MlflowClient(sqlite_tracking).get_run(run.info.run_id).data
     assert stored.params["data.url"] == "https://***@example.invalid/data.tgz"
     assert not any("HUNTER2" in v for v in [*stored.params.values(), *stored.tags.values()])

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from elasticvit.utils.redact import URL_USERINFO
+
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -25,7 +27,11 @@ class DataConfig(Section):
         description="npz: a directory holding train.npz (and optionally val.npz/test.npz) or one "
         ".npz file; imagefolder: the root of a class-per-folder tree; cifar10: download cache.",
     )
-    url: str = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+    url: str = Field(
+        default="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        description="cifar10: the archive's URL, without credentials (ELASTICVIT_DOWNLOAD_USERNAME and "
+        "ELASTICVIT_DOWNLOAD_PASSWORD give them)",
+    )
     md5: str = "c58f30108f718f92721af3b95e74349a"
     resolution: int = Field(default=32, ge=8, le=1024)
     val_fraction: float = Field(default=0.1, gt=0.0, lt=1.0)
@@ -33,6 +39,17 @@ class DataConfig(Section):
     max_per_class: int | None = Field(default=None, ge=1)
     seed: int = 0
     output_dir: Path = Path("artifacts/data")
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials(cls, url: str) -> str:
+        # a config is logged and stored (MLflow, Prefect's database, supernet.pt): it never holds secrets
+        if URL_USERINFO.search(url):
+            raise ValueError(
+                "holds credentials (user-info before '@'); give them through the environment "
+                "(ELASTICVIT_DOWNLOAD_USERNAME, ELASTICVIT_DOWNLOAD_PASSWORD) and keep the URL plain"
+            )
+        return url
 
     @model_validator(mode="after")
     def _check(self) -> DataConfig:

@@ -16,3 +16,6 @@ class Settings(BaseSettings):
     aws_access_key_id: SecretStr | None = None
     aws_secret_access_key: SecretStr | None = None
     aws_region: str = "us-east-1"
+    # HTTP basic auth for dataset downloads (``data.url`` itself may not hold credentials)
+    download_username: str | None = None
+    download_password: SecretStr | None = None
