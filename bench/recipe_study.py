@@ -1,6 +1,6 @@
 """Controlled supernet-recipe runs: one change at a time against a base recipe, at equal wall time.
 
-Every variant is ``configs/cifar10.yaml`` with the study's ``BASE`` sampler settings plus a few
+Every variant is ``elasticvit/configs/cifar10.yaml`` with the study's ``BASE`` sampler settings plus a few
 ``section.key=value`` overrides (a new variant is one line in ``VARIANTS``), trained on the
 shared CIFAR-10 subset (train.npz, 5 % held out for the in-training probes) from the same seed. To
 compare recipes at equal cost, each run's number of steps is set from a cost model measured at the
@@ -66,7 +66,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "uniform-2": ("sandwich without the middle: largest + smallest", ["sampling.strategy=uniform", "sampling.num_random=0"]),
     "sandwich-3": ("sandwich: largest + 1 random + smallest", ["sampling.strategy=uniform", "sampling.num_random=1"]),
     "perf-k1": ("performance, 1 anchor of the level + its smallest", ["sampling.subnets_per_step=1"]),
-    "shipped": ("configs/cifar10.yaml as shipped (perf-k1, banks re-scored every 500 steps)",
+    "shipped": ("elasticvit/configs/cifar10.yaml as shipped (perf-k1, banks re-scored every 500 steps)",
                 ["sampling.subnets_per_step=1", "sampling.rescore_every=500"]),
     "perf-k1-no-kd": ("perf-k1 without in-place distillation (what the quickstart's runs on digits found)",
                       ["sampling.subnets_per_step=1", "training.distillation=none"]),

@@ -27,7 +27,7 @@ ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="sho
 
 @app.command()
 def collect(
-    device: Annotated[str, typer.Option("--device", "-d", help="name in configs/devices or a YAML path")],
+    device: Annotated[str, typer.Option("--device", "-d", help="name in elasticvit/configs/devices or a YAML path")],
     config: ConfigOpt = "quickstart",
     overrides: OverrideOpt = None,
     space: SpaceOpt = None,

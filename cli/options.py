@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config name in configs/ or a YAML path (params.yaml works)")]
+ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config name in elasticvit/configs/ or a YAML path (params.yaml works)")]
 OverrideOpt = Annotated[
     list[str] | None, typer.Option("--set", "-s", help="override a field: section.key=value (repeatable)")
 ]

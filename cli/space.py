@@ -12,7 +12,7 @@ from elasticvit.space import arch_macs, arch_params, load_space, space_size
 
 app = typer.Typer(help="Search spaces: size, MACs/params range, random archs.", no_args_is_help=True)
 
-SpaceOpt = Annotated[str, typer.Option("--space", help="space name in configs/spaces or a YAML path")]
+SpaceOpt = Annotated[str, typer.Option("--space", help="space name in elasticvit/configs/spaces or a YAML path")]
 ClassesOpt = Annotated[int, typer.Option("--num-classes", min=1, help="classes of the head")]
 SeedOpt = Annotated[int, typer.Option(help="seed of the sampling generator")]
 BAR_WIDTH = 40

@@ -65,7 +65,7 @@ def _evaluate(tmp: Path, npz: Path) -> list[str]:
 
 
 def _space(tmp: Path, edit: Callable[[str], str]) -> Path:
-    text = (Path(__file__).resolve().parents[1] / "configs" / "spaces" / "digits.yaml").read_text()
+    text = (Path(__file__).resolve().parents[1] / "elasticvit" / "configs" / "spaces" / "digits.yaml").read_text()
     return _write(tmp, "space.yaml", edit(text))
 
 

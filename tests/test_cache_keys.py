@@ -14,7 +14,7 @@ DATA = {"data_version": "v1", "mlflow_run_id": "r"}
 
 def _space_file(tmp: Path) -> Path:
     path = tmp / "space.yaml"
-    path.write_text((Path(__file__).resolve().parents[1] / "configs" / "spaces" / "digits.yaml").read_text())
+    path.write_text((Path(__file__).resolve().parents[1] / "elasticvit" / "configs" / "spaces" / "digits.yaml").read_text())
     return path
 
 

@@ -42,7 +42,7 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
 def _repo(root: Path, prefect_server: str) -> tuple[Path, dict[str, str]]:
     root.mkdir()
     shutil.copy(REPO / "dvc.yaml", root)
-    for folder in ("elasticvit", "configs"):
+    for folder in ("elasticvit",):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     env = {
         **os.environ,

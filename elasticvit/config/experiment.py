@@ -61,7 +61,7 @@ class DataConfig(Section):
 
 
 class SpaceConfig(Section):
-    """Which search space (a name in configs/spaces or a YAML path)."""
+    """Which search space (a name in elasticvit/configs/spaces or a YAML path)."""
 
     name: str = "cifar"
 

@@ -23,7 +23,7 @@ class ConfigError(ElasticViTError):
 
 
 def resolve_config_path(name_or_path: str | os.PathLike[str]) -> Path:
-    """A path as given, or a bare name looked up in the repository's ``configs/``."""
+    """A path as given, or a bare name looked up in the repository's ``elasticvit/configs/``."""
     path = Path(name_or_path)
     if path.exists():
         return path

@@ -1,4 +1,4 @@
-"""Target devices as data: one YAML file per device in ``configs/devices/``.
+"""Target devices as data: one YAML file per device in ``elasticvit/configs/devices/``.
 
 A device is not only hardware: the same CPU under PyTorch eager on one thread, on two threads, or
 under ONNX Runtime ranks blocks differently, so each combination is its own device with its own
@@ -59,7 +59,7 @@ class DeviceSpec(BaseModel):
 
 
 def load_device(name_or_path: str | os.PathLike[str]) -> DeviceSpec:
-    """A device from a YAML path, or by name from ``configs/devices/<name>.yaml``."""
+    """A device from a YAML path, or by name from ``elasticvit/configs/devices/<name>.yaml``."""
     path = Path(name_or_path)
     by_name = not path.exists()
     if by_name:
@@ -79,5 +79,5 @@ def load_device(name_or_path: str | os.PathLike[str]) -> DeviceSpec:
 
 
 def list_devices() -> list[str]:
-    """Names of the devices shipped in ``configs/devices/``."""
+    """Names of the devices shipped in ``elasticvit/configs/devices/``."""
     return sorted(p.stem for p in DEVICE_DIR.glob("*.yaml"))

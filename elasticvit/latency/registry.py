@@ -56,7 +56,7 @@ def add_device(cfg: ExperimentConfig, path: str | os.PathLike[str]) -> DeviceSpe
     """
     path = Path(path)
     if not path.is_file():
-        raise DeviceError(f"{path}: no such device file (expected a YAML device spec, see configs/devices/)")
+        raise DeviceError(f"{path}: no such device file (expected a YAML device spec, see elasticvit/configs/devices/)")
     spec = load_device(path)
     try:  # a spec the platform cannot measure would fail only later, on the device's worker
         get_backend(spec)
@@ -92,7 +92,7 @@ def remove_device(cfg: ExperimentConfig, name: str) -> Path:
 
 def _known_spec(cfg: ExperimentConfig, name: str) -> DeviceSpec | None:
     """The spec the experiment already files under ``name``: an added one, a configured one, or a
-    shipped one (whose name is taken by ``configs/devices/``)."""
+    shipped one (whose name is taken by ``elasticvit/configs/devices/``)."""
     added = added_dir(cfg) / f"{name}.yaml"
     if added.exists():
         return load_device(added)

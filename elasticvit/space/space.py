@@ -210,7 +210,7 @@ def stage_label(index: int, stage: StageSpace) -> str:
 
 
 def load_space(name_or_path: str | os.PathLike[str]) -> SearchSpace:
-    """A YAML path, or a bare name looked up in the repository's ``configs/spaces/``."""
+    """A YAML path, or a bare name looked up in the repository's ``elasticvit/configs/spaces/``."""
     path = Path(name_or_path)
     if not path.exists():
         candidate = SPACE_DIR / f"{name_or_path}.yaml"

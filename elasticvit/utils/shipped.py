@@ -1,10 +1,10 @@
-"""Where the shipped configs live: the checkout's ``configs/`` (experiments, ``spaces/``,
-``devices/``), or the folder ``ELASTICVIT_CONFIGS`` names (an installed, non-editable package
-has no checkout beside it)."""
+"""Where the shipped configs live: ``elasticvit/configs/`` (experiments, ``spaces/``, ``devices/``),
+package data of the installed package (editable or wheel), or the folder ``ELASTICVIT_CONFIGS``
+names."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-CONFIGS = Path(os.environ.get("ELASTICVIT_CONFIGS") or Path(__file__).resolve().parents[2] / "configs")
+CONFIGS = Path(os.environ.get("ELASTICVIT_CONFIGS") or Path(__file__).resolve().parents[1] / "configs")
