@@ -1,6 +1,6 @@
 """Benchmark: are the supernet's subnets good, and ranked right, without retraining?
 
-Trains the supernet of ``configs/cifar10.yaml`` as shipped on the shared CIFAR-10 subset (train.npz,
+Trains the supernet of ``elasticvit/configs/cifar10.yaml`` as shipped on the shared CIFAR-10 subset (train.npz,
 5 % held out for the training loop's probes), then, every accuracy on val.npz (2,000 official test
 images that neither training nor any selection sees):
 
@@ -51,6 +51,7 @@ from elasticvit.search.scoring import top1
 from elasticvit.space import Arch, SearchSpace, load_space
 from elasticvit.space.complexity import arch_macs
 from elasticvit.training import load_supernet, pools_for, train_supernet
+from elasticvit.training.checkpoint import HISTORY_NAME
 from elasticvit.utils.atomic import write_bytes, write_json, write_text
 from elasticvit.utils.hashing import stable_hash
 
@@ -180,6 +181,8 @@ def train(cfg: ExperimentConfig, data_dir: Path, run_dir: Path, records: Path) -
         "budget_s": round(wall if result.resumed_from_step == 0 else wall * result.steps / max(done, 1), 1),
         "budget_extrapolated": result.resumed_from_step > 0,
         "steps": result.steps, "epochs": result.epochs, "final_probes": result.final_metrics,
+        # per-epoch probes, train loss and lr: the curve a later sitting reads without the checkpoint
+        "history": json.loads((run_dir / "supernet" / HISTORY_NAME).read_text()),
         "checkpoint": str(result.checkpoint.relative_to(ROOT)) if result.checkpoint.is_relative_to(ROOT)
         else str(result.checkpoint),
     }
