@@ -56,7 +56,8 @@ from elasticvit.search.stage import SEARCH_POOL_SIZE, cache_path, device_measure
 from elasticvit.space import Arch
 from elasticvit.space.pools import FlopsPools
 from elasticvit.training import load_supernet, train_supernet
-from elasticvit.training.checkpoint import METRICS_NAME, SUPERNET_NAME
+from elasticvit.layout import SUPERNET_NAME
+from elasticvit.training.checkpoint import METRICS_NAME
 from elasticvit.utils.atomic import write_json
 from elasticvit.utils.hashing import sha256_file
 

@@ -51,6 +51,7 @@ from elasticvit.search.scoring import top1
 from elasticvit.space import Arch, SearchSpace, load_space
 from elasticvit.space.complexity import arch_macs
 from elasticvit.training import load_supernet, pools_for, train_supernet
+from elasticvit.layout import supernet_path
 from elasticvit.training.checkpoint import HISTORY_NAME
 from elasticvit.utils.atomic import write_bytes, write_json, write_text
 from elasticvit.utils.hashing import stable_hash
@@ -209,7 +210,7 @@ def evaluate_inherited(
     cached = records / f"inherited-{len(randoms)}.json"
     if cached.exists():
         return json.loads(cached.read_text())
-    model, _ = load_supernet(run_dir / "supernet" / "supernet.pt")
+    model, _ = load_supernet(supernet_path(run_dir / "supernet"))
     scorer = SubnetScorer(data_dir, split="test")
     n = len(scorer.labels)
     halves = [np.arange(0, n, 2), np.arange(1, n, 2)]

@@ -31,16 +31,15 @@ from pathlib import Path
 import torch
 
 from elasticvit.baselines import BaselineResult, Budget, compare_all, markdown_table, run_baseline, write_report
-from elasticvit.baselines.run import RESULT_NAME, baseline_dir
 from elasticvit.config import load_config
 from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.data import prepare_dataset
 from elasticvit.latency import LatencyPredictor, collect_table, load_device, table_path
+from elasticvit.layout import RESULT_NAME, SUPERNET_NAME, baseline_dir
 from elasticvit.search import DeviceSearchResult
 from elasticvit.search.stage import run_search
 from elasticvit.space import load_space
 from elasticvit.training import train_supernet
-from elasticvit.training.checkpoint import SUPERNET_NAME
 from elasticvit.utils.atomic import write_json
 
 ROOT = Path(__file__).resolve().parents[1]

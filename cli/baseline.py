@@ -36,6 +36,7 @@ def baseline(
     from elasticvit.baselines import check_model_name
     from elasticvit.config.io import validate_config
     from elasticvit.data import read_manifest
+    from elasticvit.layout import manifest_path
     from tasks.baselines import baseline_marker, train_baseline_task
     from tasks.caching import refresh_if_missing
 
@@ -52,7 +53,7 @@ def baseline(
         section.update(budget="minutes", minutes=minutes)
     cfg = validate_config({**cfg.model_dump(mode="json"), "baselines": section}, "the baseline command's options")
     data_dir = Path(cfg.data.output_dir).resolve()
-    if not (data_dir / "manifest.json").exists():
+    if not manifest_path(data_dir).exists():
         fail(f"no prepared data in {data_dir}: run `elasticvit prepare -c {config}` first")
     task = refresh_if_missing(train_baseline_task, baseline_marker(cfg, model))
     result = task(cfg, model, str(data_dir), read_manifest(data_dir).version, supernet_wall_s=supernet_seconds)
@@ -69,12 +70,12 @@ def baseline_compare(
     ] = None,
 ) -> None:
     """Put the trained baselines on every device's Pareto plot and write the comparison table."""
-    from elasticvit.baselines.run import RESULT_NAME, baseline_dir
     from elasticvit.latency.registry import experiment_devices
+    from elasticvit.layout import RESULT_NAME, baseline_dir, search_result_path
     from tasks.baselines import compare_baselines_task
 
     cfg = load_config(config, overrides)
-    searches = search_results or [Path(cfg.search.output_dir) / d / "result.json" for d in experiment_devices(cfg)]
+    searches = search_results or [search_result_path(cfg.search, d) for d in experiment_devices(cfg)]
     baselines = [baseline_dir(cfg.baselines.output_dir, m) / RESULT_NAME for m in cfg.baselines.models]
     missing = [str(p) for p in [*searches, *baselines] if not p.exists()]
     if missing:

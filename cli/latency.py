@@ -46,6 +46,7 @@ def collect(
     from elasticvit.data import read_manifest
     from elasticvit.latency import collect_table, table_path
     from elasticvit.latency.registry import device_spec
+    from elasticvit.layout import manifest_path
     from elasticvit.space import load_space
 
     cfg = load_config(config, overrides)
@@ -53,7 +54,7 @@ def collect(
     path = output or table_path(cfg.latency.output_dir, spec.name)
     search_space = load_space(space or cfg.space.name)
     if num_classes is None:
-        if not (Path(cfg.data.output_dir) / "manifest.json").exists():
+        if not manifest_path(cfg.data.output_dir).exists():
             raise ConfigError(
                 f"--num-classes not given and no prepared data in {cfg.data.output_dir} to read it from"
             )

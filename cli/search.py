@@ -35,11 +35,12 @@ def search(
     """Search each device's best subnet per latency budget; write result.json and front.png."""
 
     def one(cfg: ExperimentConfig, device: str) -> dict:
-        from elasticvit.search.stage import device_dir, run_search
+        from elasticvit.layout import search_result_path
+        from elasticvit.search.stage import run_search
 
         result = run_search(cfg, device, supernet_path=supernet, data_dir=data)
         return {
-            "result": str(device_dir(cfg.search, device) / "result.json"),
+            "result": str(search_result_path(cfg.search, device)),
             "measured": result.measured,
             "cache_hits": result.cache_hits,
             "search_s": round(result.search_s, 1),
@@ -92,6 +93,7 @@ def evaluate(
     """Score exported models on the test split or on your own npz; print top-1 per model as JSON."""
     from elasticvit.data import load_split
     from elasticvit.export import ExportReport, evaluate_files, load_npz
+    from elasticvit.layout import exports_path
 
     cfg = load_config(config, overrides)
     if models:
@@ -99,7 +101,7 @@ def evaluate(
     else:
         named = {}
         for device in _devices(cfg, devices):
-            report_path = Path(cfg.search.export_dir) / device / "exports.json"
+            report_path = exports_path(cfg.search, device)
             if not report_path.exists():
                 raise FileNotFoundError(f"{report_path}: no exports for '{device}'; run `elasticvit export` first")
             named.update({m.name: m.checkpoint for m in ExportReport.load(report_path).models})

@@ -8,13 +8,10 @@ import time
 from prefect import flow
 from prefect.deployments import run_deployment
 
-from elasticvit.baselines import baseline_dir
-from elasticvit.baselines.run import RESULT_NAME
 from elasticvit.config import load_config
-from elasticvit.latency import table_path
 from elasticvit.latency.registry import experiment_devices
 from elasticvit.latency.validate import ValidationReport
-from elasticvit.search.stage import device_dir
+from elasticvit.layout import RESULT_NAME, baseline_dir, search_result_path, table_path
 from flows.latency import latency_device
 from flows.search import search_device_flow
 from flows.summary import chosen_rows, summary_markdown, with_baselines
@@ -65,7 +62,7 @@ def onboard_device(
     baselines = [time_baseline_task(cfg, model, device) for model in trained]
     comparison = None
     if baselines:
-        searches = [device_dir(cfg.search, d) / "result.json" for d in experiment_devices(cfg)]
+        searches = [search_result_path(cfg.search, d) for d in experiment_devices(cfg)]
         comparison = compare_baselines_task(cfg, [b["result"] for b in baselines], [str(p) for p in searches if p.exists()])
     done("baselines", mark)
     rows = with_baselines(chosen_rows([searched["export"]]), baselines)

@@ -3,16 +3,12 @@ search are searched again; with nothing changed the flow does nothing expensive.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow, task
 
 from elasticvit.config import ExperimentConfig, load_config
-from elasticvit.latency import table_path
 from elasticvit.latency.registry import experiment_devices
+from elasticvit.layout import search_result_path, supernet_path, table_path
 from elasticvit.search.device import DeviceSearchResult
-from elasticvit.search.stage import device_dir
-from elasticvit.training.checkpoint import SUPERNET_NAME
 from elasticvit.utils.hashing import sha256_file
 from flows.search import search_device_flow
 
@@ -20,7 +16,7 @@ from flows.search import search_device_flow
 @task(name="stale-devices")
 def stale_devices(cfg: ExperimentConfig) -> list[str]:
     """Devices with a table whose last search used another table or another supernet."""
-    supernet = Path(cfg.training.output_dir) / SUPERNET_NAME
+    supernet = supernet_path(cfg.training.output_dir)
     if not supernet.exists():
         return []
     supernet_sha = sha256_file(supernet)
@@ -29,7 +25,7 @@ def stale_devices(cfg: ExperimentConfig) -> list[str]:
         table = table_path(cfg.latency.output_dir, device)
         if not table.exists():
             continue
-        last = device_dir(cfg.search, device) / "result.json"
+        last = search_result_path(cfg.search, device)
         if not last.exists():
             stale.append(device)
             continue

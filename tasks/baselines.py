@@ -25,9 +25,9 @@ from elasticvit.baselines import (
     time_baseline,
 )
 from elasticvit.baselines.report import COMPARISON_JSON, comparison_dir, write_report
-from elasticvit.baselines.run import RESULT_NAME
 from elasticvit.config import ExperimentConfig
 from elasticvit.latency.registry import device_spec
+from elasticvit.layout import RESULT_NAME
 from elasticvit.search import DeviceSearchResult
 from elasticvit.training import ProgressCallback
 from elasticvit.utils.hashing import sha256_file

@@ -21,6 +21,7 @@ from prefect.context import TaskRunContext
 from elasticvit.config import ExperimentConfig
 from elasticvit.config.io import config_hash
 from elasticvit.export import ExportedModel, run_export
+from elasticvit.layout import exports_path
 from tasks.caching import input_key
 from tasks.retries import retry_unless_bad_input
 from tasks.tracking import common_tags, comparable_metrics, stage_run
@@ -45,7 +46,7 @@ def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
 
 
 def export_marker(cfg: ExperimentConfig, device: str) -> Path:
-    return (Path(cfg.search.export_dir) / device / "exports.json").resolve()
+    return exports_path(cfg.search, device).resolve()
 
 
 @task(

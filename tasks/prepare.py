@@ -12,13 +12,14 @@ from prefect.context import TaskRunContext
 from elasticvit.config import ExperimentConfig
 from elasticvit.data import prepare_dataset
 from elasticvit.data.sources import source_digest
+from elasticvit.layout import MANIFEST_NAME, manifest_path
 from tasks.caching import input_key
 from tasks.retries import retry_unless_bad_input
 from tasks.tracking import log_flat_params, stage_run
 
 
 def prepare_marker(cfg: ExperimentConfig) -> Path:
-    return Path(cfg.data.output_dir).resolve() / "manifest.json"
+    return manifest_path(cfg.data.output_dir).resolve()
 
 
 def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
@@ -37,7 +38,7 @@ def prepare_data(cfg: ExperimentConfig, parent_run_id: str | None = None) -> dic
     with stage_run(cfg, "prepare", parent_run_id=parent_run_id) as run:
         manifest = prepare_dataset(cfg.data)
         log_flat_params("data", cfg.data)
-        mlflow.log_dict(manifest.model_dump(mode="json"), "manifest.json")
+        mlflow.log_dict(manifest.model_dump(mode="json"), MANIFEST_NAME)
         for split, per_class in manifest.counts.items():
             mlflow.log_metric(f"{split}_images", sum(per_class.values()))
         mlflow.set_tag("data_version", manifest.version)

@@ -11,7 +11,8 @@ from prefect.context import TaskRunContext
 
 from elasticvit.config import ExperimentConfig
 from elasticvit.search import BudgetResult, SearchCallback
-from elasticvit.search.stage import device_dir, run_search
+from elasticvit.layout import device_dir, search_result_path
+from elasticvit.search.stage import run_search
 from tasks.caching import input_key
 from tasks.retries import retry_unless_bad_input
 from tasks.tracking import log_flat_params, run_logger, stage_run
@@ -62,7 +63,7 @@ def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
 
 
 def search_marker(cfg: ExperimentConfig, device: str) -> Path:
-    return device_dir(cfg.search, device).resolve() / "result.json"
+    return search_result_path(cfg.search, device).resolve()
 
 
 @task(
@@ -88,9 +89,8 @@ def search_device(
                             callback=MlflowSearchCallback(device, tags))
         mlflow.log_metrics({"measured": result.measured, "cache_hits": result.cache_hits, "search_s": result.search_s,
                             "front_size": len(result.front)})
-        out = device_dir(cfg.search, device)
-        mlflow.log_artifact(str(out / "result.json"), artifact_path="search")
-        mlflow.log_artifact(str(out / "front.png"), artifact_path="search")
+        mlflow.log_artifact(str(search_result_path(cfg.search, device)), artifact_path="search")
+        mlflow.log_artifact(str(device_dir(cfg.search, device) / "front.png"), artifact_path="search")
     return {
         "device": device,
         "result": str(search_marker(cfg, device)),

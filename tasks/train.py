@@ -10,6 +10,7 @@ from prefect import task
 from prefect.context import TaskRunContext
 
 from elasticvit.config import ExperimentConfig
+from elasticvit.layout import supernet_path
 from elasticvit.space import load_space
 from elasticvit.training import ProgressCallback, load_supernet, train_supernet
 from elasticvit.training.plots import plot_accuracy_vs_macs
@@ -61,7 +62,7 @@ SUPERNET_TAG = "supernet_sha256"
 
 
 def train_marker(cfg: ExperimentConfig) -> Path:
-    return Path(cfg.training.output_dir).resolve() / "supernet.pt"
+    return supernet_path(cfg.training.output_dir).resolve()
 
 
 @task(

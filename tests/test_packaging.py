@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,7 +18,10 @@ REPO = Path(__file__).resolve().parents[1]
 def test_a_wheel_installed_elsewhere_finds_the_shipped_configs(tmp_path: Path) -> None:
     # the checkout's own install is editable; this builds a real wheel and installs it (without its
     # dependencies, which this environment already has) into a folder that shadows the checkout
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(REPO),
+    # built from a copy: setuptools writes build/ and *.egg-info beside the sources
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".*", "artifacts", "build", "*.egg-info", "__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(source),
                     "-w", str(tmp_path / "dist")], check=True, capture_output=True, env={**os.environ, "PIP_CONFIG_FILE": os.devnull})
     wheel = next((tmp_path / "dist").glob("elasticvit-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()

@@ -29,10 +29,11 @@ from elasticvit.latency.measure import Measurement
 from elasticvit.model import Supernet, load_subnet
 from elasticvit.search import InfeasibleBudgetError
 from elasticvit.search.device import DeviceSearchResult
-from elasticvit.search.stage import device_dir, run_search
+from elasticvit.search.stage import run_search
 from elasticvit.space import Arch, load_space
 from elasticvit.space.specs import space_blocks
-from elasticvit.training.checkpoint import SUPERNET_NAME, SupernetMeta, save_supernet
+from elasticvit.layout import SUPERNET_NAME, device_dir
+from elasticvit.training.checkpoint import SupernetMeta, save_supernet
 from elasticvit.utils.locking import DirectoryLockedError, exclusive_dir
 
 DEVICES = ("torch-cpu-1t", "onnx-cpu-1t")
@@ -101,7 +102,7 @@ import sys
 import torch
 torch.set_num_threads(1)
 from elasticvit.config import load_config
-from elasticvit.search.stage import device_dir, run_search
+from elasticvit.search.stage import run_search
 run_search(load_config("quickstart", sys.argv[2:]), sys.argv[1])
 """
 

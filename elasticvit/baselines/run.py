@@ -16,17 +16,12 @@ from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.data import InMemoryLoader, load_split, read_manifest
 from elasticvit.latency.devices import DeviceSpec
 from elasticvit.latency.registry import device_spec
+from elasticvit.layout import RESULT_NAME, baseline_dir
 from elasticvit.training.callbacks import TrainCallback
 from elasticvit.utils.atomic import torch_save
 
-RESULT_NAME = "result.json"
 WEIGHTS_NAME = "model.pt"
 EVAL_BATCH = 256
-
-
-def baseline_dir(output_dir: str | os.PathLike[str], model: str) -> Path:
-    """Where one baseline's weights and result go: ``<baselines.output_dir>/models/<model>/``."""
-    return Path(output_dir) / "models" / model
 
 
 def run_baseline(

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from elasticvit.data.arrays import read_npz
 from elasticvit.data.errors import DatasetError
+from elasticvit.layout import manifest_path
 
-MANIFEST = "manifest.json"
 SPLITS = ("train", "val", "test")
 
 
@@ -35,7 +35,7 @@ class Manifest(BaseModel):
 
 
 def read_manifest(data_dir: str | os.PathLike[str]) -> Manifest:
-    path = Path(data_dir) / MANIFEST
+    path = manifest_path(data_dir)
     if not path.exists():
         raise DatasetError(f"{path}: no manifest; run the prepare stage first")
     try:

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from elasticvit import __version__
 from elasticvit.config import DataConfig
 from elasticvit.data.errors import DatasetError
-from elasticvit.data.manifest import MANIFEST, SPLITS, Manifest, read_manifest
+from elasticvit.data.manifest import SPLITS, Manifest, read_manifest
+from elasticvit.layout import manifest_path
 from elasticvit.data.sources import Part, RawDataset, load_source, source_digest
 from elasticvit.data.sources.base import require_every_class
 from elasticvit.data.split import stratified_split
@@ -64,7 +65,7 @@ def _resize_images(images: np.ndarray, resolution: int) -> np.ndarray:
 
 
 def _complete_output(out: Path, config_hash: str, digest: str) -> Manifest | None:
-    if not (out / MANIFEST).exists():
+    if not manifest_path(out).exists():
         return None
     try:
         manifest = read_manifest(out)
@@ -101,7 +102,7 @@ def _write(
 ) -> Manifest:
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    (out / MANIFEST).unlink(missing_ok=True)  # from here on the folder reads as incomplete
+    manifest_path(out).unlink(missing_ok=True)  # from here on the folder reads as incomplete
     written: list[Path] = []
     try:
         for split, part in splits.items():
@@ -110,7 +111,7 @@ def _write(
                 np.savez(fh, images=part.images, labels=part.labels, class_names=np.asarray(names))
             written.append(file)
         manifest = _manifest(splits, names, cfg, config_hash, digest, {f.name: sha256_file(f) for f in written})
-        write_json(out / MANIFEST, manifest.model_dump(mode="json"))
+        write_json(manifest_path(out), manifest.model_dump(mode="json"))
     except BaseException:
         # A failed write (disk full, interrupt) removes what this run wrote.
         for file in written:

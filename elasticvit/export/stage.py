@@ -23,14 +23,14 @@ from elasticvit.export.checkpoint import export_checkpoint
 from elasticvit.export.model_card import DeviceLatency, ModelCard, write_model_card
 from elasticvit.export.onnx import export_onnx
 from elasticvit.export.standalone import standalone_subnet
-from elasticvit.latency import LatencyPredictor, table_path
+from elasticvit.latency import LatencyPredictor
 from elasticvit.latency.registry import experiment_devices
 from elasticvit.model import Supernet
 from elasticvit.search.device import BudgetResult, DeviceSearchResult
 from elasticvit.search.scoring import ScoringData, scoring_data, top1, torch_threads
-from elasticvit.search.stage import device_dir
 from elasticvit.space import Arch, SearchSpace
-from elasticvit.training.checkpoint import SUPERNET_NAME, load_supernet
+from elasticvit import layout
+from elasticvit.training.checkpoint import load_supernet
 from elasticvit.utils.atomic import write_json, write_text
 from elasticvit.utils.hashing import sha256_file
 from elasticvit.utils.locking import exclusive_dir
@@ -105,9 +105,9 @@ def _export(
     data_dir: str | os.PathLike[str] | None,
     supernet_run_id: str | None,
 ) -> ExportReport:
-    supernet_path = Path(supernet_path or Path(cfg.training.output_dir) / SUPERNET_NAME)
+    supernet_path = Path(supernet_path or layout.supernet_path(cfg.training.output_dir))
     data_dir = Path(data_dir or cfg.data.output_dir)
-    search = DeviceSearchResult.load(device_dir(cfg.search, device) / "result.json")
+    search = DeviceSearchResult.load(layout.search_result_path(cfg.search, device))
     supernet_sha = sha256_file(supernet_path)
     if search.supernet != supernet_sha:
         raise ValueError(
@@ -119,7 +119,7 @@ def _export(
     test_images, test_labels = load_split(data_dir, "test")
     test = InMemoryLoader(test_images, test_labels, batch_size=cfg.search.eval_batch_size, shuffle=False)
     predictors = _predictors(cfg, meta.space)
-    out = Path(cfg.search.export_dir) / device
+    out = layout.export_dir(cfg.search, device)
     # every model is written under a staging folder first: a failure in any budget leaves the
     # previous export whole (its folders and exports.json) and nothing half-made beside it
     staging = out / STAGING_NAME
@@ -135,8 +135,8 @@ def _export(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     report = ExportReport(device=device, supernet_sha256=supernet_sha, data_version=data.data_version, models=models)
-    report.save(out / "exports.json")
-    write_json(metrics_path(cfg, device), export_metrics(report))
+    report.save(layout.exports_path(cfg.search, device))
+    write_json(layout.export_metrics_path(cfg.search, device), export_metrics(report))
     return report
 
 
@@ -147,10 +147,6 @@ def _move_in(model: ExportedModel, staging: Path, out: Path) -> ExportedModel:
     os.replace(staging / model.name, target)
     moved = {f: target / getattr(model, f).relative_to(staging / model.name) for f in ("onnx", "checkpoint", "card")}
     return model.model_copy(update=moved)
-
-
-def metrics_path(cfg: ExperimentConfig, device: str) -> Path:
-    return Path(cfg.search.export_dir) / "metrics" / f"{device}.json"
 
 
 def export_metrics(report: ExportReport) -> dict[str, dict[str, float]]:
@@ -207,6 +203,6 @@ def _export_one(
 
 def _predictors(cfg: ExperimentConfig, space: SearchSpace) -> dict[str, LatencyPredictor]:
     """A predictor for every configured device whose table exists (for the cards' latency rows)."""
-    paths = {d: table_path(cfg.latency.output_dir, d) for d in experiment_devices(cfg)}
+    paths = {d: layout.table_path(cfg.latency.output_dir, d) for d in experiment_devices(cfg)}
     return {d: LatencyPredictor.load(p, space) for d, p in paths.items() if p.exists()}
 

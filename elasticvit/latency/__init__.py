@@ -9,12 +9,12 @@ from elasticvit.latency.backends import Backend, BackendError, get_backend, regi
 from elasticvit.latency.collect import calibration_archs, collect_table, measure_arch
 from elasticvit.latency.correction import CalibrationPoint, Correction, fit_correction
 from elasticvit.latency.devices import DeviceError, DeviceSpec, list_devices, load_device
+from elasticvit.layout import table_path
 from elasticvit.latency.lut import (
     LatencyTable,
     LatencyTableError,
     MissingBlockError,
     TableMismatchError,
-    table_path,
 )
 from elasticvit.latency.measure import Measurement
 from elasticvit.latency.plots import scatter_plot

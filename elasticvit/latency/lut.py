@@ -209,9 +209,3 @@ def _load(cls: type[Any], path: str | os.PathLike[str]) -> Any:
             f"{path}: table format {table.format_version}, this version reads {FORMAT_VERSION}"
         )
     return table
-
-
-
-def table_path(output_dir: str | os.PathLike[str], device: str) -> Path:
-    """Where a device's table lives: ``<latency.output_dir>/<device>/table.json``."""
-    return Path(output_dir) / device / "table.json"

@@ -14,7 +14,7 @@ from elasticvit.baselines.compare import Comparison, compare_all
 from elasticvit.baselines.records import BaselineResult
 from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.export.stage import ExportReport
-from elasticvit.latency.lut import table_path
+from elasticvit.layout import table_path
 from elasticvit.latency.predictor import LatencyPredictor
 from elasticvit.latency.registry import experiment_devices
 from elasticvit.report.history import TrainingCurve

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from elasticvit.config.experiment import ExperimentConfig, LatencyConfig, SearchConfig
-from elasticvit.latency import LatencyPredictor, get_backend, measure_arch, table_path
+from elasticvit.latency import LatencyPredictor, get_backend, measure_arch
 from elasticvit.latency.devices import DeviceSpec
 from elasticvit.latency.registry import device_spec
 from elasticvit.model import Supernet
@@ -31,7 +31,8 @@ from elasticvit.search.plots import plot_front
 from elasticvit.search.scoring import SupernetScorer, scoring_data, torch_threads
 from elasticvit.space import Arch, SearchSpace, arch_macs, arch_params
 from elasticvit.space.pools import FlopsPools
-from elasticvit.training.checkpoint import SUPERNET_NAME, load_supernet
+from elasticvit import layout
+from elasticvit.training.checkpoint import load_supernet
 from elasticvit.utils.hashing import sha256_file
 from elasticvit.utils.locking import exclusive_dir
 
@@ -52,7 +53,7 @@ def run_search(
     spec = device_spec(cfg, device)  # an unknown device is named before the supernet is read
     # one search per device at a time; searches of different devices share only the accuracy
     # cache (SQLite) and the pools (written atomically, the same content from every writer)
-    with exclusive_dir(device_dir(cfg.search, spec.name), f"search {spec.name}"):
+    with exclusive_dir(layout.device_dir(cfg.search, spec.name), f"search {spec.name}"):
         return _search(cfg, spec, supernet_path, data_dir, callback)
 
 
@@ -63,10 +64,10 @@ def _search(
     data_dir: str | os.PathLike[str] | None,
     callback: SearchCallback | None,
 ) -> DeviceSearchResult:
-    supernet_path = Path(supernet_path or Path(cfg.training.output_dir) / SUPERNET_NAME)
+    supernet_path = Path(supernet_path or layout.supernet_path(cfg.training.output_dir))
     supernet, meta = load_supernet(supernet_path)
     space, num_classes = meta.space, meta.num_classes
-    predictor = LatencyPredictor.load(table_path(cfg.latency.output_dir, spec.name), space, spec)
+    predictor = LatencyPredictor.load(layout.table_path(cfg.latency.output_dir, spec.name), space, spec)
     data = scoring_data(data_dir or cfg.data.output_dir, cfg.search)
     evaluator = AccuracyEvaluator(
         SupernetScorer(supernet, data),
@@ -107,18 +108,13 @@ def _search(
                 "space_hash": space.hash,
                 "supernet_path": str(supernet_path),
                 "data_version": data.data_version,
-                "table_sha256": sha256_file(table_path(cfg.latency.output_dir, spec.name)),
+                "table_sha256": sha256_file(layout.table_path(cfg.latency.output_dir, spec.name)),
             }
         }
     )
-    out = device_dir(cfg.search, spec.name)
-    result.save(out / "result.json")
-    plot_front(result, out / "front.png")
+    result.save(layout.search_result_path(cfg.search, spec.name))
+    plot_front(result, layout.device_dir(cfg.search, spec.name) / "front.png")
     return result
-
-
-def device_dir(cfg: SearchConfig, device: str) -> Path:
-    return Path(cfg.output_dir) / device
 
 
 def cache_path(cfg: SearchConfig) -> Path:

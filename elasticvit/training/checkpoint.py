@@ -25,7 +25,6 @@ from elasticvit.utils.reading import read_torch
 
 CHECKPOINT_NAME = "checkpoint.pt"
 PREVIOUS_CHECKPOINT_NAME = "checkpoint.prev.pt"
-SUPERNET_NAME = "supernet.pt"
 HISTORY_NAME = "history.json"
 """Per-epoch probe accuracies and train loss of a run (DVC's training-curve plot)."""
 METRICS_NAME = "metrics.json"

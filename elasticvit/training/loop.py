@@ -36,7 +36,6 @@ from elasticvit.training.checkpoint import (
     CHECKPOINT_NAME,
     HISTORY_NAME,
     METRICS_NAME,
-    SUPERNET_NAME,
     SupernetMeta,
     capture_rng,
     load_resumable,
@@ -51,6 +50,7 @@ from elasticvit.training.evaluation import (
     validate_probes,
 )
 from elasticvit.training.losses import build_losses, ensemble_target
+from elasticvit.layout import SUPERNET_NAME
 from elasticvit.training.recipe import Precision, build_mixup, build_optimizer, build_scheduler
 from elasticvit.training.records import (
     EpochMetrics,

@@ -1,0 +1,63 @@
+"""Where an experiment's artifacts live: the one module that spells their file names.
+
+Every path derives from an output folder of the config (``data.output_dir``,
+``training.output_dir``, ``latency.output_dir``, ``search.output_dir``, ``search.export_dir``);
+stages, tasks, flows, the CLI and the benchmarks ask here rather than joining names themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from elasticvit.config.experiment import SearchConfig
+
+MANIFEST_NAME = "manifest.json"
+"""A prepared dataset's manifest, written last (its presence means the splits are complete)."""
+SUPERNET_NAME = "supernet.pt"
+TABLE_NAME = "table.json"
+RESULT_NAME = "result.json"
+"""A device search's result, and a baseline's."""
+EXPORTS_NAME = "exports.json"
+
+
+def manifest_path(data_dir: str | os.PathLike[str]) -> Path:
+    return Path(data_dir) / MANIFEST_NAME
+
+
+def supernet_path(training_dir: str | os.PathLike[str]) -> Path:
+    """The trained supernet in ``training.output_dir``."""
+    return Path(training_dir) / SUPERNET_NAME
+
+
+def table_path(latency_dir: str | os.PathLike[str], device: str) -> Path:
+    """A device's latency table: ``<latency.output_dir>/<device>/table.json``."""
+    return Path(latency_dir) / device / TABLE_NAME
+
+
+def device_dir(search: SearchConfig, device: str) -> Path:
+    """A device's search folder: ``<search.output_dir>/<device>/``."""
+    return Path(search.output_dir) / device
+
+
+def search_result_path(search: SearchConfig, device: str) -> Path:
+    return device_dir(search, device) / RESULT_NAME
+
+
+def export_dir(search: SearchConfig, device: str) -> Path:
+    """A device's exported models: ``<search.export_dir>/<device>/``."""
+    return Path(search.export_dir) / device
+
+
+def exports_path(search: SearchConfig, device: str) -> Path:
+    return export_dir(search, device) / EXPORTS_NAME
+
+
+def export_metrics_path(search: SearchConfig, device: str) -> Path:
+    """A device's export figures for DVC: ``<search.export_dir>/metrics/<device>.json``."""
+    return Path(search.export_dir) / "metrics" / f"{device}.json"
+
+
+def baseline_dir(baselines_dir: str | os.PathLike[str], model: str) -> Path:
+    """One baseline's weights and result: ``<baselines.output_dir>/models/<model>/``."""
+    return Path(baselines_dir) / "models" / model
