@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -21,7 +22,9 @@ def test_a_wheel_installed_elsewhere_finds_the_shipped_configs(tmp_path: Path) -
     # built from a copy: setuptools writes build/ and *.egg-info beside the sources
     source = tmp_path / "source"
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".*", "artifacts", "build", "*.egg-info", "__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(source),
+    # without setuptools in this environment (Python 3.12+ venvs), pip fetches it into an isolated build
+    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation, str(source),
                     "-w", str(tmp_path / "dist")], check=True, capture_output=True, env={**os.environ, "PIP_CONFIG_FILE": os.devnull})
     wheel = next((tmp_path / "dist").glob("elasticvit-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
