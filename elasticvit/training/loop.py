@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.data import InMemoryLoader, load_split, read_manifest, resize_batch
+from elasticvit.layout import SUPERNET_NAME
 from elasticvit.model import Supernet
 from elasticvit.sampling import Role, StepPlan, build_sampler
 from elasticvit.space import Arch, SearchSpace, load_space
@@ -50,7 +51,6 @@ from elasticvit.training.evaluation import (
     validate_probes,
 )
 from elasticvit.training.losses import build_losses, ensemble_target
-from elasticvit.layout import SUPERNET_NAME
 from elasticvit.training.recipe import Precision, build_mixup, build_optimizer, build_scheduler
 from elasticvit.training.records import (
     EpochMetrics,
