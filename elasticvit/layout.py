@@ -44,6 +44,11 @@ def search_result_path(search: SearchConfig, device: str) -> Path:
     return device_dir(search, device) / RESULT_NAME
 
 
+def search_front_path(search: SearchConfig, device: str) -> Path:
+    """The plot of a device's searched Pareto front."""
+    return device_dir(search, device) / "front.png"
+
+
 def export_dir(search: SearchConfig, device: str) -> Path:
     """A device's exported models: ``<search.export_dir>/<device>/``."""
     return Path(search.export_dir) / device

@@ -10,8 +10,8 @@ from prefect import task
 from prefect.context import TaskRunContext
 
 from elasticvit.config import ExperimentConfig
+from elasticvit.layout import search_front_path, search_result_path
 from elasticvit.search import BudgetResult, SearchCallback
-from elasticvit.layout import device_dir, search_result_path
 from elasticvit.search.stage import run_search
 from tasks.caching import input_key
 from tasks.retries import retry_unless_bad_input
@@ -90,7 +90,7 @@ def search_device(
         mlflow.log_metrics({"measured": result.measured, "cache_hits": result.cache_hits, "search_s": result.search_s,
                             "front_size": len(result.front)})
         mlflow.log_artifact(str(search_result_path(cfg.search, device)), artifact_path="search")
-        mlflow.log_artifact(str(device_dir(cfg.search, device) / "front.png"), artifact_path="search")
+        mlflow.log_artifact(str(search_front_path(cfg.search, device)), artifact_path="search")
     return {
         "device": device,
         "result": str(search_marker(cfg, device)),

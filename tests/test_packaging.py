@@ -17,9 +17,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_a_wheel_installed_elsewhere_finds_the_shipped_configs(tmp_path: Path) -> None:
-    # the checkout's own install is editable; this builds a real wheel and installs it (without its
-    # dependencies, which this environment already has) into a folder that shadows the checkout
-    # built from a copy: setuptools writes build/ and *.egg-info beside the sources
+    # the checkout's own install is editable; this builds a real wheel (from a copy: setuptools
+    # writes build/ and *.egg-info beside the sources) and installs it without its dependencies,
+    # which this environment already has, into a folder that shadows the checkout
     source = tmp_path / "source"
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".*", "artifacts", "build", "*.egg-info", "__pycache__"))
     # without setuptools in this environment (Python 3.12+ venvs), pip fetches it into an isolated build

@@ -12,10 +12,10 @@ from elasticvit import __version__
 from elasticvit.config import DataConfig
 from elasticvit.data.errors import DatasetError
 from elasticvit.data.manifest import SPLITS, Manifest, read_manifest
-from elasticvit.layout import manifest_path
 from elasticvit.data.sources import Part, RawDataset, load_source, source_digest
 from elasticvit.data.sources.base import require_every_class
 from elasticvit.data.split import stratified_split
+from elasticvit.layout import manifest_path
 from elasticvit.utils.atomic import atomic_path, write_json
 from elasticvit.utils.hashing import sha256_file, stable_hash
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor
 
+from elasticvit import layout
 from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.data import InMemoryLoader, load_split
 from elasticvit.data.loader import CIFAR_MEAN, CIFAR_STD
@@ -29,7 +30,6 @@ from elasticvit.model import Supernet
 from elasticvit.search.device import BudgetResult, DeviceSearchResult
 from elasticvit.search.scoring import ScoringData, scoring_data, top1, torch_threads
 from elasticvit.space import Arch, SearchSpace
-from elasticvit import layout
 from elasticvit.training.checkpoint import load_supernet
 from elasticvit.utils.atomic import write_json, write_text
 from elasticvit.utils.hashing import sha256_file

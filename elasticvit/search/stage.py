@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from elasticvit import layout
 from elasticvit.config.experiment import ExperimentConfig, LatencyConfig, SearchConfig
 from elasticvit.latency import LatencyPredictor, get_backend, measure_arch
 from elasticvit.latency.devices import DeviceSpec
@@ -31,7 +32,6 @@ from elasticvit.search.plots import plot_front
 from elasticvit.search.scoring import SupernetScorer, scoring_data, torch_threads
 from elasticvit.space import Arch, SearchSpace, arch_macs, arch_params
 from elasticvit.space.pools import FlopsPools
-from elasticvit import layout
 from elasticvit.training.checkpoint import load_supernet
 from elasticvit.utils.hashing import sha256_file
 from elasticvit.utils.locking import exclusive_dir
@@ -67,7 +67,8 @@ def _search(
     supernet_path = Path(supernet_path or layout.supernet_path(cfg.training.output_dir))
     supernet, meta = load_supernet(supernet_path)
     space, num_classes = meta.space, meta.num_classes
-    predictor = LatencyPredictor.load(layout.table_path(cfg.latency.output_dir, spec.name), space, spec)
+    table = layout.table_path(cfg.latency.output_dir, spec.name)
+    predictor = LatencyPredictor.load(table, space, spec)
     data = scoring_data(data_dir or cfg.data.output_dir, cfg.search)
     evaluator = AccuracyEvaluator(
         SupernetScorer(supernet, data),
@@ -108,12 +109,12 @@ def _search(
                 "space_hash": space.hash,
                 "supernet_path": str(supernet_path),
                 "data_version": data.data_version,
-                "table_sha256": sha256_file(layout.table_path(cfg.latency.output_dir, spec.name)),
+                "table_sha256": sha256_file(table),
             }
         }
     )
     result.save(layout.search_result_path(cfg.search, spec.name))
-    plot_front(result, layout.device_dir(cfg.search, spec.name) / "front.png")
+    plot_front(result, layout.search_front_path(cfg.search, spec.name))
     return result
 
 
