@@ -30,6 +30,9 @@ def test_same_generator_same_batches_and_shapes() -> None:
     a, b, c = list(_loader(3)), list(_loader(3)), list(_loader(4))
     assert _same(a, b) and not _same(a, c)
     assert a[0][0].shape == (16, 3, 8, 8) and a[0][0].dtype == torch.float32 and a[0][1].dtype == torch.int64
+    # laid out channels-last (the faster convolution path), and resizing keeps that layout
+    assert a[0][0].is_contiguous(memory_format=torch.channels_last) and not a[0][0].is_contiguous()
+    assert resize_batch(a[0][0], 6).is_contiguous(memory_format=torch.channels_last)
     assert [len(y) for _, y in a] == [16, 16, 16, 2]
     assert sorted(torch.cat([y for _, y in a]).tolist()) == sorted(_data()[1].tolist())  # a permutation
 

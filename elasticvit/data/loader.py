@@ -20,7 +20,8 @@ CIFAR_STD = (0.2470, 0.2435, 0.2616)
 
 
 class InMemoryLoader:
-    """Yields ``(images, labels)``: float32 NCHW normalised images and int64 labels.
+    """Yields ``(images, labels)``: float32 normalised images of shape NCHW, laid out channels-last
+    in memory (NHWC strides), and int64 labels.
 
     ``images`` is uint8, N x H x W x 3 or N x 3 x H x W (a tensor or an array).
 
@@ -105,7 +106,9 @@ class InMemoryLoader:
             x = (x.pin_memory() if pin else x).to(self.device, non_blocking=True)
             if self.augment:
                 x = self._augment(x, plan.dy[rows], plan.dx[rows], plan.flip[rows])
-            x = torch.addcmul(self._shift, x.float(), self._scale)
+            # channels-last: oneDNN's convolutions (and cuDNN's under mixed precision) run faster
+            # on it; a supernet step here measured 20-30 % faster forward and backward
+            x = torch.addcmul(self._shift, x.float(), self._scale).contiguous(memory_format=torch.channels_last)
             y = self.labels[idx].to(self.device, non_blocking=True)
             self._current = _Position(epoch=epoch, batch=b + 1)
             yield x, y
