@@ -16,6 +16,7 @@ MANIFEST_NAME = "manifest.json"
 """A prepared dataset's manifest, written last (its presence means the splits are complete)."""
 SUPERNET_NAME = "supernet.pt"
 TABLE_NAME = "table.json"
+VALIDATION_NAME = "validation.json"
 RESULT_NAME = "result.json"
 """A device search's result, and a baseline's."""
 EXPORTS_NAME = "exports.json"
@@ -33,6 +34,11 @@ def supernet_path(training_dir: str | os.PathLike[str]) -> Path:
 def table_path(latency_dir: str | os.PathLike[str], device: str) -> Path:
     """A device's latency table: ``<latency.output_dir>/<device>/table.json``."""
     return Path(latency_dir) / device / TABLE_NAME
+
+
+def validation_path(table: str | os.PathLike[str]) -> Path:
+    """The validation report of the table at ``table``: ``validation.json`` beside it."""
+    return Path(table).with_name(VALIDATION_NAME)
 
 
 def device_dir(search: SearchConfig, device: str) -> Path:

@@ -28,7 +28,7 @@ from elasticvit.latency.collect import SpeedReference
 from elasticvit.latency.correction import Correction
 from elasticvit.latency.lut import BlockEntry, LatencyTableError, MeasureSettings, make_header
 from elasticvit.latency.measure import Measurement
-from elasticvit.latency.validate import ValidationPoint
+from elasticvit.latency.validate import NoisyLatencyError, ValidationPoint, check_trusted
 from elasticvit.model.blocks import arch_blocks, space_blocks
 from elasticvit.space import load_space
 
@@ -243,6 +243,51 @@ def test_validation_times_some_subnets_twice(space, monkeypatch: pytest.MonkeyPa
     assert steady.noise_warning() is None
     once = ValidationReport.from_points(report.points[2:], "dev", "cifar", "abc", measure_s=1.0)
     assert once.remeasured == 0 and once.remeasure_within_10pct is None and "agree" not in once.summary()
+
+
+def _report(agreement: float) -> ValidationReport:
+    """Four subnets timed twice, ``agreement`` of them within 10 % of themselves."""
+    agree = round(4 * agreement)
+    points = [ValidationPoint(arch_id=str(i), predicted_ms=1.0, measured_ms=1.0, measured_cv=0.01,
+                              remeasured_ms=1.02 if i < agree else 1.5) for i in range(4)]
+    return ValidationReport.from_points(points, "dev", "cifar", "abc", measure_s=1.0)
+
+
+def test_a_noisy_table_is_untrusted_and_refused_unless_allowed(tmp_path: Path) -> None:
+    table = tmp_path / "dev" / "table.json"
+    table.parent.mkdir()
+    table.write_text("{}")
+    assert check_trusted(table) is None  # never validated: nothing known against it
+    _report(0.5).save(table.with_name("validation.json"))
+    assert not _report(0.5).trusted and _report(1.0).trusted
+    with pytest.raises(NoisyLatencyError, match=r"table\.json is untrusted: .*--allow-noisy-latency"):
+        check_trusted(table)
+    assert "only 50% of 4 subnets" in check_trusted(table, allow_noisy=True)
+    os.utime(table)  # re-collected after the validation: the old verdict no longer applies
+    os.utime(table.with_name("validation.json"), (0, 0))
+    assert check_trusted(table) is None
+    _report(1.0).save(table.with_name("validation.json"))
+    assert check_trusted(table) is None
+    table.with_name("validation.json").write_text("{not json")
+    with pytest.raises(LatencyTableError, match="validation.json: not a validation report"):
+        check_trusted(table)
+
+
+def test_search_refuses_a_noisy_table_before_loading_anything(tmp_path: Path) -> None:
+    from elasticvit.config import load_config
+    from elasticvit.search.stage import run_search
+
+    cfg = load_config("quickstart", [f"latency.output_dir={tmp_path / 'latency'}", f"search.output_dir={tmp_path / 'search'}",
+                                     f"training.output_dir={tmp_path / 'no-supernet'}"])
+    table = tmp_path / "latency" / "torch-cpu-1t" / "table.json"
+    table.parent.mkdir(parents=True)
+    table.write_text("{}")
+    _report(0.25).save(table.with_name("validation.json"))
+    with pytest.raises(NoisyLatencyError, match="torch-cpu-1t"):
+        run_search(cfg, "torch-cpu-1t")
+    allowed = cfg.model_copy(update={"search": cfg.search.model_copy(update={"allow_noisy_latency": True})})
+    with pytest.raises(Exception, match="no-supernet"):  # past the check: on to the (missing) supernet
+        run_search(allowed, "torch-cpu-1t")
 
 
 def test_scatter_plot_writes_a_png(tmp_path: Path) -> None:

@@ -210,6 +210,10 @@ class SearchConfig(Section):
     mutation_prob: float = Field(default=0.3, ge=0.0, le=1.0)
     max_macs: int | None = Field(default=None, ge=1)
     max_params: int | None = Field(default=None, ge=1)
+    allow_noisy_latency: bool = Field(
+        default=False, description="search on a table whose validation found the device disagreeing with "
+        "itself (its latencies are noise); off, such a table is refused with the reason"
+    )
     calib_batches: int = Field(default=4, ge=1)
     patience: int | None = Field(
         default=None, ge=1, description="stop a budget's evolution after this many generations "

@@ -11,9 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
 from elasticvit.config.experiment import LatencyConfig
+from elasticvit.layout import validation_path
 from elasticvit.latency.backends import get_backend
 from elasticvit.latency.collect import VALIDATION_STREAM, SpeedReference, measure_archs, sample_archs
 from elasticvit.latency.devices import DeviceSpec
+from elasticvit.latency.lut import LatencyTableError
 from elasticvit.latency.predictor import LatencyPredictor
 from elasticvit.model import Supernet
 from elasticvit.space import SearchSpace
@@ -23,6 +25,10 @@ TOLERANCE = 0.10
 """A prediction counts as accurate within this relative error of the measured latency."""
 SELF_AGREEMENT_FLOOR = 0.90
 """Below this share of subnets agreeing with themselves, the device's figures are called noise."""
+
+
+class NoisyLatencyError(LatencyTableError):
+    """The table's validation found the device disagreeing with itself: its latencies are noise."""
 
 
 class ValidationPoint(BaseModel):
@@ -101,6 +107,11 @@ class ValidationReport(BaseModel):
     def save(self, path: str | os.PathLike[str]) -> Path:
         return write_json(path, self.model_dump(mode="json"))
 
+    @property
+    def trusted(self) -> bool:
+        """Whether the device agreed with itself often enough (or was never timed twice)."""
+        return self.noise_warning() is None
+
     def noise_warning(self) -> str | None:
         """One line when the device disagrees with itself too often for its figures to mean much."""
         agree = self.remeasure_within_10pct
@@ -166,3 +177,27 @@ def validate_predictor(
 def _share_within(predicted: np.ndarray, measured: np.ndarray) -> float:
     """Share of predictions within ``TOLERANCE`` of the measured latency, relative to it."""
     return float(np.mean(np.abs(predicted - measured) <= TOLERANCE * measured))
+
+
+def check_trusted(table: str | os.PathLike[str], allow_noisy: bool = False) -> str | None:
+    """The noise warning of the validation beside ``table``; None when it is trusted, or when no
+    validation newer than the table exists (never validated: nothing known against it).
+
+    A noisy table raises ``NoisyLatencyError`` unless ``allow_noisy``: a search on it would choose
+    subnets by measurement noise.
+    """
+    report_path, table = validation_path(table), Path(table)
+    if not report_path.exists() or report_path.stat().st_mtime < table.stat().st_mtime:
+        return None
+    try:
+        report = ValidationReport.model_validate_json(report_path.read_text())
+    except ValueError as exc:
+        raise LatencyTableError(f"{report_path}: not a validation report ({exc}); delete it or validate again") from exc
+    warning = report.noise_warning()
+    if warning and not allow_noisy:
+        raise NoisyLatencyError(
+            f"latency table {table} is untrusted: {warning}. Re-collect and validate it on a quiet device "
+            f"(elasticvit latency collect/validate), or search anyway with --allow-noisy-latency "
+            f"(search.allow_noisy_latency=true)"
+        )
+    return warning

@@ -7,6 +7,7 @@ by every device.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from elasticvit.config.experiment import ExperimentConfig, LatencyConfig, Search
 from elasticvit.latency import LatencyPredictor, get_backend, measure_arch
 from elasticvit.latency.devices import DeviceSpec
 from elasticvit.latency.registry import device_spec
+from elasticvit.latency.validate import check_trusted
 from elasticvit.model import Supernet
 from elasticvit.search.cache import CacheContext, EvaluationCache
 from elasticvit.search.device import (
@@ -36,6 +38,8 @@ from elasticvit.training.checkpoint import load_supernet
 from elasticvit.utils.hashing import sha256_file
 from elasticvit.utils.locking import exclusive_dir
 
+log = logging.getLogger(__name__)
+
 SEARCH_POOL_SIZE = 500
 """Archs per FLOPs level the initial populations are drawn from: a search draws a few hundred at
 most, so the training pools' thousands would only cost build time."""
@@ -51,10 +55,15 @@ def run_search(
 ) -> DeviceSearchResult:
     """Search ``device`` with the paths of ``cfg`` unless given; write and return the result."""
     spec = device_spec(cfg, device)  # an unknown device is named before the supernet is read
+    table = layout.table_path(cfg.latency.output_dir, spec.name)
+    # a noisy table is refused before anything is loaded (a missing one is named by the predictor)
+    noise = check_trusted(table, cfg.search.allow_noisy_latency) if table.exists() else None
+    if noise:
+        log.warning("searching %s on an untrusted table (search.allow_noisy_latency): %s", spec.name, noise)
     # one search per device at a time; searches of different devices share only the accuracy
     # cache (SQLite) and the pools (written atomically, the same content from every writer)
     with exclusive_dir(layout.device_dir(cfg.search, spec.name), f"search {spec.name}"):
-        return _search(cfg, spec, supernet_path, data_dir, callback)
+        return _search(cfg, spec, supernet_path, data_dir, callback, noise)
 
 
 def _search(
@@ -63,6 +72,7 @@ def _search(
     supernet_path: str | os.PathLike[str] | None,
     data_dir: str | os.PathLike[str] | None,
     callback: SearchCallback | None,
+    noise: str | None,
 ) -> DeviceSearchResult:
     supernet_path = Path(supernet_path or layout.supernet_path(cfg.training.output_dir))
     supernet, meta = load_supernet(supernet_path)
@@ -110,6 +120,8 @@ def _search(
                 "supernet_path": str(supernet_path),
                 "data_version": data.data_version,
                 "table_sha256": sha256_file(table),
+                # searched on a table its validation called noise (allowed by search.allow_noisy_latency)
+                "latency_trusted": "false" if noise else "true",
             }
         }
     )
