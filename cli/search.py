@@ -31,8 +31,18 @@ def search(
     overrides: OverrideOpt = None,
     supernet: SupernetOpt = None,
     data: DataOpt = None,
+    allow_noisy_latency: Annotated[
+        bool, typer.Option("--allow-noisy-latency", help="search on a table its validation called noise "
+                           "(search.allow_noisy_latency)")
+    ] = False,
 ) -> None:
-    """Search each device's best subnet per latency budget; write result.json and front.png."""
+    """Search each device's best subnet per latency budget; write result.json and front.png.
+
+    A table whose validation found the device disagreeing with itself is refused, with the reason,
+    unless --allow-noisy-latency.
+    """
+    if allow_noisy_latency:
+        overrides = [*(overrides or []), "search.allow_noisy_latency=true"]
 
     def one(cfg: ExperimentConfig, device: str) -> dict:
         from elasticvit.layout import search_result_path

@@ -134,6 +134,8 @@ CASES: dict[str, Case] = {
                                                        "no-such-device"),
     "latency validate without a table": lambda t: (["latency", "validate", "-d", "torch-cpu-1t", "--no-progress",
                                                     *_outputs(t)], "latency"),
+    "search on a noisy latency table": lambda t: (
+        ["search", "-d", "torch-cpu-1t", *_outputs(t)], "--allow-noisy-latency"),
     "latency table that is not JSON": lambda t: (
         ["latency", "validate", "-d", "torch-cpu-1t", "--no-progress", *_outputs(t)], "table.json"),
     # search and export
@@ -192,7 +194,20 @@ def _latency_case(tmp: Path) -> None:
     table.write_text("{not json")
 
 
-SETUP = {"latency table that is not JSON": _latency_case}
+def _noisy_table_case(tmp: Path) -> None:
+    """A table whose validation found the device agreeing with itself on 1 of 4 subnets."""
+    from elasticvit.latency.validate import ValidationPoint, ValidationReport
+
+    table = tmp / "latency" / "torch-cpu-1t" / "table.json"
+    table.parent.mkdir(parents=True)
+    table.write_text("{}")
+    points = [ValidationPoint(arch_id=str(i), predicted_ms=1.0, measured_ms=1.0, measured_cv=0.01,
+                              remeasured_ms=1.0 if i == 0 else 1.5) for i in range(4)]
+    ValidationReport.from_points(points, "torch-cpu-1t", "cifar", "abc", measure_s=1.0).save(
+        table.with_name("validation.json"))
+
+
+SETUP = {"latency table that is not JSON": _latency_case, "search on a noisy latency table": _noisy_table_case}
 if torch.cuda.is_available():  # the case is a machine without one
     del CASES["latency collect here for a CUDA device without a GPU"]
 
