@@ -183,6 +183,8 @@ def test_trust_warnings_on_hand_made_runs(archs: dict[str, Arch]) -> None:
     flat = curve([0.5, 0.8, 0.9, 0.95, 0.96, 0.96, 0.96, 0.965])
     assert trust_warnings(flat, exports) == []
     assert trust_warnings(None, exports) == []
+    noisy = trust_warnings(flat, exports, [DEVICES[1]])
+    assert len(noisy) == 1 and noisy[0].startswith(f"{DEVICES[1]}'s latency table is untrusted")
     rising = trust_warnings(curve([0.2, 0.4, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9]), exports)
     assert len(rising) == 1 and "still learning" in rising[0] and "largest +10.0 pts over the last 2 epochs" in rising[0]
     untrained = trust_warnings(curve([0.3, 0.31, 0.31, 0.31, 0.31, 0.31, 0.31, 0.31]), exports)

@@ -69,12 +69,14 @@ def build_run_report(
     facts: Mapping[str, str] | None = None,
     baselines: Sequence[BaselineResult] = (),
     stage_s: Mapping[str, float] | None = None,
+    noisy_devices: Sequence[str] = (),
 ) -> RunReport:
-    """The report of one run. ``predictors`` (device -> its table's predictor) set the bars' devices."""
+    """The report of one run. ``predictors`` (device -> its table's predictor) set the bars' devices;
+    ``noisy_devices`` were searched on an untrusted latency table."""
     return RunReport(
         title=title, facts=dict(facts or {}), exports=list(exports), comparison=comparison, curve=curve,
         breakdowns=chosen_breakdowns(exports, predictors), baselines=list(baselines), stage_s=dict(stage_s or {}),
-        warnings=trust_warnings(curve, exports),
+        warnings=trust_warnings(curve, exports, noisy_devices),
     )
 
 

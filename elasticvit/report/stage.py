@@ -55,5 +55,6 @@ def run_report(
         facts={**base, **(facts or {})},
         baselines=baselines,
         stage_s=stage_s,
+        noisy_devices=[s.device for s in searches if s.provenance.get("latency_trusted") == "false"],
     )
     return report, write_run_report(report, report_dir(cfg))

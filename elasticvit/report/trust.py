@@ -16,9 +16,19 @@ TEST_GAP_PTS = 5.0
 """A chosen subnet this much worse on test than on val was picked on noise in the val images."""
 
 
-def trust_warnings(curve: TrainingCurve | None, exports: Sequence[ExportReport]) -> list[str]:
-    """Sentences that say why the run's figures should not be trusted yet; empty when none applies."""
-    warnings: list[str] = []
+def trust_warnings(
+    curve: TrainingCurve | None, exports: Sequence[ExportReport], noisy_devices: Sequence[str] = ()
+) -> list[str]:
+    """Sentences that say why the run's figures should not be trusted yet; empty when none applies.
+
+    ``noisy_devices`` were searched on a latency table their validation called noise
+    (``search.allow_noisy_latency``).
+    """
+    warnings: list[str] = [
+        f"{device}'s latency table is untrusted: timed twice, the device disagreed with itself too often "
+        "(its validation.json), so its budgets and chosen subnets rest on noise; measure it on a quiet machine"
+        for device in noisy_devices
+    ]
     if curve is not None and curve.epochs:
         warnings += _still_rising(curve)
         best = max(values[-1] for values in curve.accuracy.values()) if curve.accuracy else None
