@@ -7,7 +7,6 @@ Registered on the main app by ``cli/main.py``: ``app.command()(baseline)`` and
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -57,7 +56,7 @@ def baseline(
         fail(f"no prepared data in {data_dir}: run `elasticvit prepare -c {config}` first")
     task = refresh_if_missing(train_baseline_task, baseline_marker(cfg, model))
     result = task(cfg, model, str(data_dir), read_manifest(data_dir).version, supernet_wall_s=supernet_seconds)
-    typer.echo(json.dumps(result, indent=2))
+    typer.echo(result.model_dump_json(indent=2))
 
 
 def baseline_compare(
@@ -81,4 +80,4 @@ def baseline_compare(
     if missing:
         fail(f"missing results (run the search and `elasticvit baseline` first): {', '.join(missing)}")
     result = compare_baselines_task(cfg, [str(p) for p in baselines], [str(p) for p in searches])
-    typer.echo(json.dumps(result, indent=2))
+    typer.echo(result.model_dump_json(indent=2))

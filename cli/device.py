@@ -6,7 +6,6 @@ The library is imported inside the commands so that ``elasticvit --help`` does n
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -59,7 +58,7 @@ def add(
     from flows.onboard import onboard_device
 
     result = onboard_device(spec.name, config, overrides or [], on_device_pool=not local)
-    typer.echo(json.dumps({k: result[k] for k in ("device", "onboard_s", "stage_s", "comparison")}, indent=2))
+    typer.echo(result.model_dump_json(indent=2, include={"device", "onboard_s", "stage_s", "comparison"}))
 
 
 @app.command(name="list")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -52,7 +51,7 @@ def prepare(config: ConfigOpt = "quickstart", overrides: OverrideOpt = None) -> 
     load_config(config, overrides)
     from flows.stages import prepare_flow
 
-    typer.echo(json.dumps(prepare_flow(config, overrides or []), indent=2))
+    typer.echo(prepare_flow(config, overrides or []).model_dump_json(indent=2))
 
 
 @app.command()
@@ -61,7 +60,7 @@ def train(config: ConfigOpt = "quickstart", overrides: OverrideOpt = None) -> No
     load_config(config, overrides)
     from flows.stages import train_flow
 
-    typer.echo(json.dumps(train_flow(config, overrides or []), indent=2, default=str))
+    typer.echo(train_flow(config, overrides or []).model_dump_json(indent=2))
 
 
 @app.command()
@@ -70,7 +69,7 @@ def run(config: ConfigOpt = "quickstart", overrides: OverrideOpt = None) -> None
     load_config(config, overrides)
     from flows.pipeline import pipeline
 
-    typer.echo(json.dumps(pipeline(config, overrides or []), indent=2, default=str))
+    typer.echo(pipeline(config, overrides or []).model_dump_json(indent=2))
 
 
 @app.command()

@@ -10,6 +10,7 @@ from elasticvit.data import read_manifest
 from flows.runs import link_run_artifact
 from tasks.caching import refresh_if_missing
 from tasks.latency import collect_latency, latency_marker, validate_latency
+from tasks.records import LatencyResult
 
 
 @flow(name="elasticvit-latency", log_prints=True)
@@ -20,11 +21,11 @@ def latency_device(
     num_classes: int | None = None,
     parent_run_id: str | None = None,
     announce: bool = True,
-) -> dict[str, object]:
+) -> LatencyResult:
     cfg = load_config(config, overrides)
     if num_classes is None:  # the head block's size: from the prepared data unless given
         num_classes = read_manifest(cfg.data.output_dir).num_classes
     table = refresh_if_missing(collect_latency, latency_marker(cfg, device))(cfg, device, num_classes, parent_run_id=parent_run_id, announce=announce)
-    report = validate_latency(cfg, table)
-    link_run_artifact(cfg, table["mlflow_run_id"], f"latency-{device}", f"{device}: {report['summary']}")
-    return {**table, **report}
+    validation = validate_latency(cfg, table)
+    link_run_artifact(cfg, table.mlflow_run_id, f"latency-{device}", f"{device}: {validation.summary}")
+    return LatencyResult(table=table, validation=validation)

@@ -16,6 +16,7 @@ from flows.latency import latency_device
 from flows.search import search_device_flow
 from flows.summary import chosen_rows, summary_markdown, with_baselines
 from tasks.baselines import compare_baselines_task, time_baseline_task
+from tasks.records import OnboardResult
 
 
 @flow(name="elasticvit-onboard", log_prints=True)
@@ -24,7 +25,7 @@ def onboard_device(
     config: str = "quickstart",
     overrides: list[str] | None = None,
     on_device_pool: bool = True,
-) -> dict[str, object]:
+) -> OnboardResult:
     """With ``on_device_pool`` the table is measured by the ``latency-<device>`` deployment, i.e. by
     a worker on the device's host; without, in this process (when this host is the device).
 
@@ -63,18 +64,18 @@ def onboard_device(
     comparison = None
     if baselines:
         searches = [search_result_path(cfg.search, d) for d in experiment_devices(cfg)]
-        comparison = compare_baselines_task(cfg, [b["result"] for b in baselines], [str(p) for p in searches if p.exists()])
+        comparison = compare_baselines_task(cfg, [b.result for b in baselines], [str(p) for p in searches if p.exists()])
     done("baselines", mark)
-    rows = with_baselines(chosen_rows([searched["export"]]), baselines)
+    rows = with_baselines(chosen_rows([searched.export]), baselines)
     print(f"onboard {device}: finished in {time.perf_counter() - started:.0f} s\n{summary_markdown(rows)}")
-    return {
-        "device": device,
-        "rows": rows,
-        "search": searched["search"],
-        "export": searched["export"],
-        "baselines": baselines,
-        "comparison": comparison["comparison"] if comparison else None,
-        "stage_s": stage_s,
-        "onboard_s": time.perf_counter() - started,
-    }
+    return OnboardResult(
+        device=device,
+        rows=rows,
+        search=searched.search,
+        export=searched.export,
+        baselines=baselines,
+        comparison=comparison.comparison if comparison else None,
+        stage_s=stage_s,
+        onboard_s=time.perf_counter() - started,
+    )
 

@@ -21,13 +21,14 @@ from flows.summary import chosen_rows, summary_markdown, with_baselines
 from tasks.baselines import baseline_marker, compare_baselines_task, time_baseline_task, train_baseline_task
 from tasks.caching import refresh_if_missing
 from tasks.prepare import prepare_data, prepare_marker
+from tasks.records import PipelineResult
 from tasks.report import pipeline_report
 from tasks.train import train, train_marker
 from tasks.versioning import commit_pipeline, dvc_push
 
 
 @flow(name="elasticvit-pipeline", log_prints=True)
-def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> dict[str, object]:
+def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> PipelineResult:
     cfg = load_config(config, overrides)
     parent = open_parent_run(cfg, "pipeline")
     devices = experiment_devices(cfg)
@@ -41,35 +42,39 @@ def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> 
         # stage computes on the same host describes a busier machine than the device.
         with timed(stage_s, "latency"):
             latency = {
-                device: latency_device(device, config, overrides, data["num_classes"], parent, announce=False)
+                device: latency_device(device, config, overrides, data.num_classes, parent, announce=False)
                 for device in devices
             }
         with timed(stage_s, "search"):
-            searched = {device: search_device_flow(device, config, overrides, parent) for device in devices}
+            # this run's data and supernet records go down: no device prepares again or re-reads the supernet
+            searched = {
+                device: search_device_flow(device, config, overrides, parent, data=data, supernet=supernet)
+                for device in devices
+            }
         with timed(stage_s, "baselines"):
             baselines = [
                 refresh_if_missing(train_baseline_task, baseline_marker(cfg, model))(
-                    cfg, model, data["data_dir"], data["data_version"], supernet["wall_time_s"], parent_run_id=parent
+                    cfg, model, data.data_dir, data.data_version, supernet.wall_time_s, parent_run_id=parent
                 )
                 for model in cfg.baselines.models
             ]
             for device in devices[len(cfg.latency.devices):]:  # added ones: timed, never retrained for
                 for baseline in baselines:
-                    time_baseline_task(cfg, baseline["model"], device, parent_run_id=parent)
+                    time_baseline_task(cfg, baseline.model, device, parent_run_id=parent)
             comparison = (
                 compare_baselines_task(
-                    cfg, [b["result"] for b in baselines], [s["search"]["result"] for s in searched.values()], parent
+                    cfg, [b.result for b in baselines], [s.search.result for s in searched.values()], parent
                 )
                 if baselines
                 else None
             )
         report = pipeline_report(
             cfg,
-            [s["search"]["result"] for s in searched.values()],
-            [s["export"]["exports"] for s in searched.values()],
-            comparison["comparison"] if comparison else None,
+            [s.search.result for s in searched.values()],
+            [s.export.exports for s in searched.values()],
+            comparison.comparison if comparison else None,
             parent_run_id=parent,
-            baselines=[b["result"] for b in baselines],
+            baselines=[b.result for b in baselines],
             stage_s=stage_s,
         )
         if cfg.storage.s3_bucket:  # version every artifact of this run on the S3 remote
@@ -78,23 +83,23 @@ def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> 
         close_parent_run(parent, "FAILED")
         raise
     close_parent_run(parent)
-    rows = chosen_rows([s["export"] for s in searched.values()])
+    rows = chosen_rows([s.export for s in searched.values()])
     table = summary_markdown(with_baselines(rows, baselines))
-    summary = f"{table}\n\nReport: `{report['report']}` (MLflow artifacts `report/` of this run)"
+    summary = f"{table}\n\nReport: `{report.report}` (MLflow artifacts `report/` of this run)"
     link_run_artifact(cfg, parent, "pipeline-mlflow-run", summary)
-    return {
-        "mlflow_run_id": parent,
-        "mlflow_runs_url": runs_url(cfg),
-        "data": data,
-        "supernet": supernet,
-        "latency": latency,
-        "chosen": rows,
-        "baselines": baselines,
-        "comparison": comparison,
-        "report": report["report"],
-        "warnings": report["warnings"],
-        "stage_s": stage_s,
-    }
+    return PipelineResult(
+        mlflow_run_id=parent,
+        mlflow_runs_url=runs_url(cfg),
+        data=data,
+        supernet=supernet,
+        latency=latency,
+        chosen=rows,
+        baselines=baselines,
+        comparison=comparison,
+        report=report.report,
+        warnings=report.warnings,
+        stage_s=stage_s,
+    )
 
 
 @contextmanager

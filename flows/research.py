@@ -11,6 +11,9 @@ from elasticvit.layout import search_result_path, supernet_path, table_path
 from elasticvit.search.device import DeviceSearchResult
 from elasticvit.utils.hashing import sha256_file
 from flows.search import search_device_flow
+from tasks.caching import refresh_if_missing
+from tasks.prepare import prepare_data, prepare_marker
+from tasks.train import supernet_record
 
 
 @task(name="stale-devices")
@@ -40,6 +43,10 @@ def research(config: str = "quickstart", overrides: list[str] | None = None) -> 
     cfg = load_config(config, overrides)
     devices = stale_devices(cfg)
     print(f"devices to search again: {devices or 'none'}")
-    for device in devices:
-        search_device_flow(device, config, overrides)
+    if devices:
+        # read once and handed to every device's search, as the pipeline hands down its own
+        data = refresh_if_missing(prepare_data, prepare_marker(cfg))(cfg)
+        supernet = supernet_record(cfg)
+        for device in devices:
+            search_device_flow(device, config, overrides, data=data, supernet=supernet)
     return devices

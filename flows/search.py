@@ -14,6 +14,7 @@ from tasks.caching import refresh_if_missing
 from tasks.export import export_device, export_marker
 from tasks.latency import table_record
 from tasks.prepare import prepare_data, prepare_marker
+from tasks.records import DeviceResult, PreparedData, SupernetRecord
 from tasks.search import search_device, search_marker
 from tasks.train import supernet_record
 
@@ -24,10 +25,17 @@ def search_device_flow(
     config: str = "quickstart",
     overrides: list[str] | None = None,
     parent_run_id: str | None = None,
-) -> dict[str, object]:
+    data: PreparedData | None = None,
+    supernet: SupernetRecord | None = None,
+) -> DeviceResult:
+    """``data`` and ``supernet`` are the records of a flow that already has them (the pipeline
+    passes its own, so no device prepares again); left out, as a deployment run does, they are
+    read here: the prepared data through its (cached) task, the supernet from disk."""
     cfg = load_config(config, overrides)
-    data = refresh_if_missing(prepare_data, prepare_marker(cfg))(cfg, parent_run_id=parent_run_id)
-    supernet = supernet_record(cfg)  # never trains: this flow runs whenever a table arrives
+    if data is None:
+        data = refresh_if_missing(prepare_data, prepare_marker(cfg))(cfg, parent_run_id=parent_run_id)
+    if supernet is None:
+        supernet = supernet_record(cfg)  # never trains: this flow runs whenever a table arrives
     table = table_record(cfg, device)
     found = refresh_if_missing(search_device, search_marker(cfg, device))(
         cfg, device, data, supernet, table, parent_run_id=parent_run_id
@@ -35,5 +43,5 @@ def search_device_flow(
     exported = refresh_if_missing(export_device, export_marker(cfg, device))(
         cfg, device, data, supernet, found, parent_run_id=parent_run_id
     )
-    link_run_artifact(cfg, found["mlflow_run_id"], f"search-{device}", f"registered model `{exported['registered_model']}`")
-    return {"device": device, "search": found, "export": exported}
+    link_run_artifact(cfg, found.mlflow_run_id, f"search-{device}", f"registered model `{exported.registered_model}`")
+    return DeviceResult(device=device, search=found, export=exported)

@@ -12,21 +12,22 @@ from elasticvit.config import load_config
 from flows.runs import link_run_artifact
 from tasks.caching import refresh_if_missing
 from tasks.prepare import prepare_data, prepare_marker
+from tasks.records import PreparedData, SupernetRecord
 from tasks.train import train, train_marker
 
 
 @flow(name="elasticvit-prepare", log_prints=True)
-def prepare_flow(config: str = "quickstart", overrides: list[str] | None = None) -> dict[str, str]:
+def prepare_flow(config: str = "quickstart", overrides: list[str] | None = None) -> PreparedData:
     cfg = load_config(config, overrides)
     result = refresh_if_missing(prepare_data, prepare_marker(cfg))(cfg)
-    link_run_artifact(cfg, result["mlflow_run_id"], "prepare-mlflow-run")
+    link_run_artifact(cfg, result.mlflow_run_id, "prepare-mlflow-run")
     return result
 
 
 @flow(name="elasticvit-train", log_prints=True)
-def train_flow(config: str = "quickstart", overrides: list[str] | None = None) -> dict[str, object]:
+def train_flow(config: str = "quickstart", overrides: list[str] | None = None) -> SupernetRecord:
     cfg = load_config(config, overrides)
     data = refresh_if_missing(prepare_data, prepare_marker(cfg))(cfg)
     result = refresh_if_missing(train, train_marker(cfg))(cfg, data)
-    link_run_artifact(cfg, result["mlflow_run_id"], "train-mlflow-run")
+    link_run_artifact(cfg, result.mlflow_run_id, "train-mlflow-run")
     return result

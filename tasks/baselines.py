@@ -32,6 +32,7 @@ from elasticvit.search import DeviceSearchResult
 from elasticvit.training import ProgressCallback
 from elasticvit.utils.hashing import sha256_file
 from tasks.caching import input_key
+from tasks.records import BaselineRecord, ComparisonRecord
 from tasks.retries import retry_unless_bad_input
 from tasks.tracking import common_tags, comparable_metrics, log_flat_params, stage_run
 from tasks.train import MlflowCallback
@@ -75,7 +76,7 @@ def train_baseline_task(
     data_version: str,
     supernet_wall_s: float | None = None,
     parent_run_id: str | None = None,
-) -> dict[str, Any]:
+) -> BaselineRecord:
     """Train, evaluate and time ``model``; return its result path, headline figures and run id.
 
     ``supernet_wall_s`` is the supernet's training wall time, needed when
@@ -95,19 +96,13 @@ def train_baseline_task(
         log_result(result)
         for device in result.latency:
             log_device_run(cfg, result, device, tags)
-    return {
-        "model": model,
-        "result": str(baseline_marker(cfg, model)),
-        "val_accuracy": result.val_accuracy,
-        "latency_ms": {d: result.latency_ms(d) for d in result.latency},
-        "mlflow_run_id": run.info.run_id,
-    }
+    return BaselineRecord.of(result, baseline_marker(cfg, model), run.info.run_id)
 
 
 @task(name="baseline-time", retries=1, retry_condition_fn=retry_unless_bad_input)
 def time_baseline_task(
     cfg: ExperimentConfig, model: str, device: str, parent_run_id: str | None = None
-) -> dict[str, Any]:
+) -> BaselineRecord:
     """Time a trained baseline on ``device`` (a device added after it was trained) and log the
     device's run under the baseline's, with the names a subnet's run uses; nothing is retrained."""
     known = BaselineResult.load(baseline_marker(cfg, model)).latency if baseline_marker(cfg, model).exists() else {}
@@ -117,12 +112,7 @@ def time_baseline_task(
         with stage_run(cfg, "baseline", parent_run_id=parent_run_id, run_name=f"baseline-{model}", tags=tags):
             log_device_run(cfg, result, device, tags)
         print(f"baseline {model} on {device}: {result.latency_ms(device):.3f} ms")
-    return {
-        "model": model,
-        "result": str(baseline_marker(cfg, model)),
-        "val_accuracy": result.val_accuracy,
-        "latency_ms": {d: result.latency_ms(d) for d in result.latency},
-    }
+    return BaselineRecord.of(result, baseline_marker(cfg, model))
 
 
 def log_device_run(cfg: ExperimentConfig, result: BaselineResult, device: str, tags: dict[str, str]) -> None:
@@ -139,7 +129,7 @@ def compare_baselines_task(
     baseline_results: list[str],
     search_results: list[str],
     parent_run_id: str | None = None,
-) -> dict[str, Any]:
+) -> ComparisonRecord:
     """Place the baselines on every device's Pareto plot; write and log the comparison table.
 
     Cheap (no training, no measuring), so it is not cached: it always reflects the given files.
@@ -157,7 +147,7 @@ def compare_baselines_task(
                 mlflow.log_metric(f"accuracy_gain/{prefix}", row.accuracy_gain)
             if row.speedup_at_accuracy is not None:
                 mlflow.log_metric(f"speedup/{prefix}", row.speedup_at_accuracy)
-    return {"comparison": str((out / COMPARISON_JSON).resolve()), "mlflow_run_id": run.info.run_id}
+    return ComparisonRecord(comparison=str((out / COMPARISON_JSON).resolve()), mlflow_run_id=run.info.run_id)
 
 
 def log_result(result: BaselineResult) -> None:

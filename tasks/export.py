@@ -23,6 +23,7 @@ from elasticvit.config.io import config_hash
 from elasticvit.export import ExportedModel, run_export
 from elasticvit.layout import exports_path
 from tasks.caching import input_key
+from tasks.records import ExportRecord, PreparedData, SearchRecord, SupernetRecord
 from tasks.retries import retry_unless_bad_input
 from tasks.tracking import common_tags, comparable_metrics, stage_run
 
@@ -38,9 +39,9 @@ def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     inputs = {
         "device": device,
         "search": cfg.search.model_dump(mode="json"),
-        "search_run": parameters["search"]["mlflow_run_id"],
-        "supernet": parameters["supernet"]["supernet_sha256"],
-        "data_version": parameters["data"]["data_version"],
+        "search_run": parameters["search"].mlflow_run_id,
+        "supernet": parameters["supernet"].supernet_sha256,
+        "data_version": parameters["data"].data_version,
     }
     return input_key(f"export-{device}", {**inputs, "out": str(export_marker(cfg, device))})
 
@@ -56,27 +57,28 @@ def export_marker(cfg: ExperimentConfig, device: str) -> Path:
 def export_device(
     cfg: ExperimentConfig,
     device: str,
-    data: dict[str, Any],
-    supernet: dict[str, Any],
-    search: dict[str, Any],
+    data: PreparedData,
+    supernet: SupernetRecord,
+    search: SearchRecord,
     parent_run_id: str | None = None,
-) -> dict[str, Any]:
+) -> ExportRecord:
     """Export, score on test and register every subnet chosen for ``device``."""
-    tags = {"device": device, "data_version": data["data_version"], "supernet_run_id": supernet["mlflow_run_id"]}
+    tags = {"device": device, "data_version": data.data_version, "supernet_run_id": supernet.mlflow_run_id}
     with stage_run(cfg, "export", parent_run_id=parent_run_id, run_name=f"export-{device}", tags=tags) as run:
-        report = run_export(cfg, device, supernet_path=supernet["checkpoint"], data_dir=data["data_dir"],
-                            supernet_run_id=supernet["mlflow_run_id"])
+        report = run_export(cfg, device, supernet_path=supernet.checkpoint, data_dir=data.data_dir,
+                            supernet_run_id=supernet.mlflow_run_id)
         mlflow.log_artifact(str(export_marker(cfg, device)), artifact_path="export")
-        versions = [register(cfg, same, supernet["mlflow_run_id"], data["data_version"])
+        versions = [register(cfg, same, supernet.mlflow_run_id, data.data_version)
                     for same in by_arch(report.models)]
-    return {
-        "device": device,
-        "exports": str(export_marker(cfg, device)),
-        "mlflow_run_id": run.info.run_id,
-        "registered_model": registered_model_name(cfg, device),
-        "versions": [v.version for v in versions],
-        "test_accuracy": {m.name: m.test_accuracy for m in report.models},
-    }
+    return ExportRecord(
+        device=device,
+        exports=str(export_marker(cfg, device)),
+        mlflow_run_id=run.info.run_id,
+        registered_model=registered_model_name(cfg, device),
+        # MLflow's own type for a version; a SQL store hands back an int
+        versions=[str(v.version) for v in versions],
+        test_accuracy={m.name: m.test_accuracy for m in report.models},
+    )
 
 
 def by_arch(models: list[ExportedModel]) -> list[list[ExportedModel]]:
@@ -88,7 +90,9 @@ def by_arch(models: list[ExportedModel]) -> list[list[ExportedModel]]:
     return list(groups.values())
 
 
-def register(cfg: ExperimentConfig, same: list[ExportedModel], supernet_run_id: str, data_version: str) -> ModelVersion:
+def register(
+    cfg: ExperimentConfig, same: list[ExportedModel], supernet_run_id: str | None, data_version: str
+) -> ModelVersion:
     """Log one exported subnet (ONNX flavour, with its checkpoint and card) in a run of its own and
     register it as a version of the device's model, tagged with every budget it serves.
 

@@ -21,8 +21,8 @@ from elasticvit.latency import (
 )
 from elasticvit.latency.registry import device_spec
 from elasticvit.space import load_space
-from elasticvit.utils.hashing import sha256_file
 from tasks.caching import input_key
+from tasks.records import LatencyTableRecord, LatencyValidation
 from tasks.retries import retry_unless_bad_input
 from tasks.tracking import resume_run, stage_run
 
@@ -55,7 +55,7 @@ def collect_latency(
     num_classes: int,
     parent_run_id: str | None = None,
     announce: bool = True,
-) -> dict[str, str]:
+) -> LatencyTableRecord:
     """Measure the device's block table (resuming a partial one).
 
     With ``announce`` a new table emits an event, on which the search deployment's trigger
@@ -69,10 +69,10 @@ def collect_latency(
         mlflow.log_params({"device.backend": spec.backend, "device.threads": spec.threads, "entries": len(table.entries)})
         mlflow.log_metric("collect_s", table.collect_s)
         mlflow.log_artifact(str(path), artifact_path="latency")
-    digest = sha256_file(path)
+    record = LatencyTableRecord.of(device, path, run.info.run_id)
     if announce:
-        announce_table(cfg, device, path, digest)
-    return {"device": device, "table": str(path.resolve()), "table_sha256": digest, "mlflow_run_id": run.info.run_id}
+        announce_table(cfg, device, path, record.table_sha256)
+    return record
 
 
 def announce_table(cfg: ExperimentConfig, device: str, path: Path, digest: str) -> None:
@@ -84,16 +84,22 @@ def announce_table(cfg: ExperimentConfig, device: str, path: Path, digest: str) 
 
 
 @task(name="latency-validate", retries=1, retry_condition_fn=retry_unless_bad_input)
-def validate_latency(cfg: ExperimentConfig, table: dict[str, str]) -> dict[str, float | str]:
-    """Compare predicted with measured end-to-end latency of random subnets; log report and plot."""
+def validate_latency(cfg: ExperimentConfig, table: LatencyTableRecord) -> LatencyValidation:
+    """Compare predicted with measured end-to-end latency of random subnets; log them on the table's run.
+
+    Takes a table this process collected (``collect_latency``): a table described from disk has no
+    run to log to.
+    """
+    if table.mlflow_run_id is None:
+        raise ValueError(f"latency table {table.table} has no collect run to log its validation to")
     space = load_space(cfg.space.name)
-    spec = device_spec(cfg, table["device"])
-    path = Path(table["table"])
+    spec = device_spec(cfg, table.device)
+    path = Path(table.table)
     predictor = LatencyPredictor.from_table(LatencyTable.load(path), space)
     report = validate_predictor(space, predictor, spec, cfg.latency, progress=True)
     report_path = report.save(path.with_name("validation.json"))
     plot_path = scatter_plot(report, path.with_name("validation.png"))
-    with resume_run(cfg, table["mlflow_run_id"]):
+    with resume_run(cfg, table.mlflow_run_id):
         metrics = {"within_10pct": report.within_10pct, "rmse_ms": report.rmse_ms}
         if report.remeasure_within_10pct is not None:
             metrics["remeasure_within_10pct"] = report.remeasure_within_10pct
@@ -104,12 +110,12 @@ def validate_latency(cfg: ExperimentConfig, table: dict[str, str]) -> dict[str, 
     if warning:
         get_run_logger().warning(warning)
     summary = report.summary() + (f". Warning: {warning}" if warning else "")
-    return {"within_10pct": report.within_10pct, "rmse_ms": report.rmse_ms, "summary": summary,
-            "noise_warning": warning}
+    return LatencyValidation(within_10pct=report.within_10pct, rmse_ms=report.rmse_ms, summary=summary,
+                             noise_warning=warning)
 
 
 @task(name="latency-table-record")
-def table_record(cfg: ExperimentConfig, device: str) -> dict[str, str]:
+def table_record(cfg: ExperimentConfig, device: str) -> LatencyTableRecord:
     """Describe a table that already exists (collected on the device, maybe by another flow)."""
     path = latency_marker(cfg, device)
     if not path.exists():
@@ -117,4 +123,4 @@ def table_record(cfg: ExperimentConfig, device: str) -> dict[str, str]:
             f"no latency table for device '{device}' at {path}; collect it on the device first "
             f"(elasticvit latency collect --device {device}, or the latency-{device} deployment)"
         )
-    return {"device": device, "table": str(path), "table_sha256": sha256_file(path)}
+    return LatencyTableRecord.of(device, path)

@@ -7,8 +7,6 @@ pipeline run is what someone opens in MLflow, and its report should be the first
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
 import mlflow
 from mlflow.tracking import MlflowClient
 from prefect import task
@@ -18,6 +16,7 @@ from elasticvit.config import ExperimentConfig
 from elasticvit.export.stage import ExportReport
 from elasticvit.report import run_report
 from elasticvit.search import DeviceSearchResult
+from tasks.records import ReportRecord
 from tasks.tracking import configure_mlflow, stage_run
 
 ARTIFACT_PATH = "report"
@@ -32,7 +31,7 @@ def pipeline_report(
     parent_run_id: str | None = None,
     baselines: list[str] | None = None,
     stage_s: dict[str, float] | None = None,
-) -> dict[str, Any]:
+) -> ReportRecord:
     """Write the run's report from its stages' files and log it; return the page's path, the reasons
     the run is too short to trust, and the run id.
 
@@ -61,4 +60,4 @@ def pipeline_report(
         for path in paths:
             client.log_artifact(parent_run_id, str(path), artifact_path=ARTIFACT_PATH)
         run_id = parent_run_id
-    return {"report": str(Path(paths[-1]).resolve()), "warnings": report.warnings, "mlflow_run_id": run_id}
+    return ReportRecord(report=str(Path(paths[-1]).resolve()), warnings=report.warnings, mlflow_run_id=run_id)

@@ -14,6 +14,7 @@ from elasticvit.layout import search_front_path, search_result_path
 from elasticvit.search import BudgetResult, SearchCallback
 from elasticvit.search.stage import run_search
 from tasks.caching import input_key
+from tasks.records import ChosenBudget, LatencyTableRecord, PreparedData, SearchRecord, SupernetRecord
 from tasks.retries import retry_unless_bad_input
 from tasks.tracking import log_flat_params, run_logger, stage_run
 
@@ -55,9 +56,9 @@ def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     inputs = {
         "device": parameters["device"],
         "search": cfg.search.model_dump(mode="json"),
-        "supernet": parameters["supernet"]["supernet_sha256"],
-        "data_version": parameters["data"]["data_version"],
-        "table": parameters["table"]["table_sha256"],
+        "supernet": parameters["supernet"].supernet_sha256,
+        "data_version": parameters["data"].data_version,
+        "table": parameters["table"].table_sha256,
     }
     return input_key(f"search-{parameters['device']}", {**inputs, "out": str(search_marker(cfg, parameters["device"]))})
 
@@ -73,27 +74,28 @@ def search_marker(cfg: ExperimentConfig, device: str) -> Path:
 def search_device(
     cfg: ExperimentConfig,
     device: str,
-    data: dict[str, Any],
-    supernet: dict[str, Any],
-    table: dict[str, Any],
+    data: PreparedData,
+    supernet: SupernetRecord,
+    table: LatencyTableRecord,
     parent_run_id: str | None = None,
-) -> dict[str, Any]:
+) -> SearchRecord:
     """Search ``device``'s subnet per budget; return the result path, the run id and the choices.
 
     A retry loses nothing already measured: accuracies are in the persistent cache.
     """
-    tags = {"device": device, "data_version": data["data_version"], "supernet_run_id": supernet["mlflow_run_id"]}
+    tags = {"device": device, "data_version": data.data_version, "supernet_run_id": supernet.mlflow_run_id}
     with stage_run(cfg, "search", parent_run_id=parent_run_id, run_name=f"search-{device}", tags=tags) as run:
         log_flat_params("search", cfg.search)
-        result = run_search(cfg, device, supernet_path=supernet["checkpoint"], data_dir=data["data_dir"],
+        result = run_search(cfg, device, supernet_path=supernet.checkpoint, data_dir=data.data_dir,
                             callback=MlflowSearchCallback(device, tags))
         mlflow.log_metrics({"measured": result.measured, "cache_hits": result.cache_hits, "search_s": result.search_s,
                             "front_size": len(result.front)})
         mlflow.log_artifact(str(search_result_path(cfg.search, device)), artifact_path="search")
         mlflow.log_artifact(str(search_front_path(cfg.search, device)), artifact_path="search")
-    return {
-        "device": device,
-        "result": str(search_marker(cfg, device)),
-        "mlflow_run_id": run.info.run_id,
-        "budgets": [{"budget_ms": b.budget_ms, "arch_id": b.arch_id, "val_accuracy": b.val_accuracy} for b in result.budgets],
-    }
+    return SearchRecord(
+        device=device,
+        result=str(search_marker(cfg, device)),
+        mlflow_run_id=run.info.run_id,
+        budgets=[ChosenBudget(budget_ms=b.budget_ms, arch_id=b.arch_id, val_accuracy=b.val_accuracy)
+                 for b in result.budgets],
+    )

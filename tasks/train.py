@@ -17,6 +17,7 @@ from elasticvit.training.plots import plot_accuracy_vs_macs
 from elasticvit.training.records import EpochMetrics, StepMetrics
 from elasticvit.utils.hashing import sha256_file
 from tasks.caching import input_key
+from tasks.records import PreparedData, SupernetRecord
 from tasks.retries import retry_unless_bad_input
 from tasks.tracking import configure_mlflow, log_flat_params, stage_run
 
@@ -52,7 +53,7 @@ def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
         # a teacher checkpoint's content, not its path (a timm model name is covered by the config)
         "teacher": sha256_file(cfg.training.teacher) if cfg.training.teacher and Path(cfg.training.teacher).is_file()
         else None,
-        "data_version": parameters["data"]["data_version"],
+        "data_version": parameters["data"].data_version,
     }
     return input_key("train", {**inputs, "out": str(train_marker(cfg))})
 
@@ -69,17 +70,17 @@ def train_marker(cfg: ExperimentConfig) -> Path:
     name="train-supernet", cache_key_fn=_cache_key, persist_result=True, retries=1, retry_delay_seconds=10,
     retry_condition_fn=retry_unless_bad_input,
 )
-def train(cfg: ExperimentConfig, data: dict[str, str], parent_run_id: str | None = None) -> dict[str, Any]:
+def train(cfg: ExperimentConfig, data: PreparedData, parent_run_id: str | None = None) -> SupernetRecord:
     """Train (or resume) the supernet; return its checkpoint, hash, MLflow run id and metrics.
 
     A retry resumes from the last complete checkpoint the loop wrote.
     """
     out_dir = Path(cfg.training.output_dir).resolve()
-    with stage_run(cfg, "train", parent_run_id=parent_run_id, tags={"data_version": data["data_version"]}) as run:
+    with stage_run(cfg, "train", parent_run_id=parent_run_id, tags={"data_version": data.data_version}) as run:
         log_flat_params("training", cfg.training)
         log_flat_params("sampling", cfg.sampling)
         with ProgressCallback() as progress:
-            result = train_supernet(cfg, Path(data["data_dir"]), out_dir, callbacks=[MlflowCallback(), progress])
+            result = train_supernet(cfg, Path(data.data_dir), out_dir, callbacks=[MlflowCallback(), progress])
         mlflow.log_metrics({f"final/{k}": v for k, v in result.final_metrics.items()})
         mlflow.log_metric("wall_time_s", result.wall_time_s)
         if result.grad_cos_prev_step_mean is not None:
@@ -91,17 +92,11 @@ def train(cfg: ExperimentConfig, data: dict[str, str], parent_run_id: str | None
         mlflow.log_dict(result.model_dump(mode="json"), "train_result.json")
         digest = sha256_file(result.checkpoint)
         mlflow.set_tag(SUPERNET_TAG, digest)
-    return {
-        "checkpoint": str(result.checkpoint),
-        "supernet_sha256": digest,
-        "mlflow_run_id": run.info.run_id,
-        "wall_time_s": result.wall_time_s,
-        "final_metrics": result.final_metrics,
-    }
+    return SupernetRecord.of(result.checkpoint, digest, result.final_metrics, run.info.run_id, result.wall_time_s)
 
 
 @task(name="supernet-record")
-def supernet_record(cfg: ExperimentConfig) -> dict[str, Any]:
+def supernet_record(cfg: ExperimentConfig) -> SupernetRecord:
     """Describe the supernet already on disk, like ``train`` would, without ever training.
 
     Flows that only use the supernet (search on a new table, re-search) call this: calling ``train``
@@ -118,10 +113,8 @@ def supernet_record(cfg: ExperimentConfig) -> dict[str, Any]:
         output_format="list",
     )
     run = runs[0] if runs else None
-    return {
-        "checkpoint": str(path),
-        "supernet_sha256": digest,
-        "mlflow_run_id": run.info.run_id if run else None,
-        "wall_time_s": run.data.metrics.get("wall_time_s") if run else None,
-        "final_metrics": load_supernet(path)[1].metrics,
-    }
+    return SupernetRecord.of(
+        path, digest, load_supernet(path)[1].metrics,
+        mlflow_run_id=run.info.run_id if run else None,
+        wall_time_s=run.data.metrics.get("wall_time_s") if run else None,
+    )

@@ -84,25 +84,25 @@ def test_baseline_task_records_a_tagged_nested_run(tmp_path: Path, data_dir: Pat
     parent = client.create_run(experiment.experiment_id, run_name="pipeline").info.run_id
 
     out = train_baseline_task.fn(cfg, MODEL, str(data_dir), "v1", parent_run_id=parent)
-    run = client.get_run(out["mlflow_run_id"])
+    run = client.get_run(out.mlflow_run_id)
     assert run.info.experiment_id == experiment.experiment_id
     assert run.data.tags["kind"] == "baseline" and run.data.tags["model"] == MODEL
     assert run.data.tags["mlflow.parentRunId"] == parent
     assert run.data.params["model"] == MODEL and run.data.params["budget"] == "1 epochs"
-    assert run.data.metrics["val_accuracy"] == out["val_accuracy"]
-    assert run.data.metrics["latency_ms/torch-cpu-1t"] == out["latency_ms"]["torch-cpu-1t"]
+    assert run.data.metrics["val_accuracy"] == out.val_accuracy
+    assert run.data.metrics["latency_ms/torch-cpu-1t"] == out.latency_ms["torch-cpu-1t"]
     assert "val/" + MODEL in run.data.metrics  # per-epoch validation, as the supernet's probes
     # one run per device, under the metric names a subnet's run uses
     per_device = client.search_runs([experiment.experiment_id], "tags.kind = 'baseline' and tags.device = 'torch-cpu-1t'")
     assert len(per_device) == 1 and per_device[0].data.tags["mlflow.parentRunId"] == run.info.run_id
     figures = per_device[0].data.metrics
     assert set(figures) == set(COMPARABLE_METRICS) - ({"test_accuracy"} if "test_accuracy" not in run.data.metrics else set())
-    assert figures["latency_ms"] == out["latency_ms"]["torch-cpu-1t"] and figures["val_accuracy"] == out["val_accuracy"]
+    assert figures["latency_ms"] == out.latency_ms["torch-cpu-1t"] and figures["val_accuracy"] == out.val_accuracy
 
     search = make_search_result("torch-cpu-1t").save(tmp_path / "search" / "result.json")
-    compared = compare_baselines_task.fn(cfg, [out["result"]], [str(search)], parent_run_id=parent)
-    assert Path(compared["comparison"]).exists()
-    artifacts = [a.path for a in client.list_artifacts(compared["mlflow_run_id"], "comparison")]
+    compared = compare_baselines_task.fn(cfg, [out.result], [str(search)], parent_run_id=parent)
+    assert Path(compared.comparison).exists()
+    artifacts = [a.path for a in client.list_artifacts(compared.mlflow_run_id, "comparison")]
     assert artifacts == ["comparison/comparison.json", "comparison/comparison.md", "comparison/torch-cpu-1t.png"]
 
 
@@ -117,16 +117,17 @@ def test_baseline_task_is_cached_while_its_result_exists(
 
     from tasks.baselines import baseline_marker, train_baseline_task
     from tasks.caching import refresh_if_missing
+    from tasks.records import BaselineRecord
 
     cfg = _config(tmp_path, "training.max_steps_per_epoch=1", "baselines.epochs=1", "latency.devices=[]")
     model = "mobilenetv3_small_050"
 
     @flow
-    def one_baseline() -> dict:
+    def one_baseline() -> BaselineRecord:
         task = refresh_if_missing(train_baseline_task, baseline_marker(cfg, model))
         return task(cfg, model, str(data_dir), "v1")
 
     first = one_baseline()
     assert one_baseline() == first  # same inputs, result on disk: served from the cache
     shutil.rmtree(tmp_path / "baselines" / "models")
-    assert one_baseline()["mlflow_run_id"] != first["mlflow_run_id"]  # outputs gone: trained again
+    assert one_baseline().mlflow_run_id != first.mlflow_run_id  # outputs gone: trained again

@@ -6,10 +6,19 @@ from pathlib import Path
 
 from elasticvit.config import load_config
 from tasks.latency import _table_cache_key
+from tasks.records import LatencyTableRecord, PreparedData, SupernetRecord
 from tasks.search import _cache_key as search_key
 from tasks.train import _cache_key as train_key
 
-DATA = {"data_version": "v1", "mlflow_run_id": "r"}
+DATA = PreparedData(data_dir="/data", data_version="v1", num_classes=10, mlflow_run_id="r")
+
+
+def _supernet(sha: str) -> SupernetRecord:
+    return SupernetRecord(checkpoint="/supernet/supernet.pt", supernet_sha256=sha, final_metrics={})
+
+
+def _table(sha: str) -> LatencyTableRecord:
+    return LatencyTableRecord(device="torch-cpu-1t", table="/latency/torch-cpu-1t/table.json", table_sha256=sha)
 
 
 def _space_file(tmp: Path) -> Path:
@@ -41,15 +50,15 @@ def test_a_changed_teacher_file_or_data_changes_the_train_key(tmp_path: Path) ->
     key = train_key(None, {"cfg": cfg, "data": DATA})
     teacher.write_bytes(b"two")
     assert train_key(None, {"cfg": cfg, "data": DATA}) != key
-    assert train_key(None, {"cfg": cfg, "data": {**DATA, "data_version": "v2"}}) != train_key(
+    assert train_key(None, {"cfg": cfg, "data": DATA.model_copy(update={"data_version": "v2"})}) != train_key(
         None, {"cfg": cfg, "data": DATA})
 
 
 def test_the_search_key_covers_the_table_supernet_and_settings(tmp_path: Path) -> None:
     cfg = load_config("quickstart")
-    params = {"cfg": cfg, "device": "torch-cpu-1t", "data": DATA, "supernet": {"supernet_sha256": "a"},
-              "table": {"table_sha256": "t"}}
+    params = {"cfg": cfg, "device": "torch-cpu-1t", "data": DATA, "supernet": _supernet("a"),
+              "table": _table("t")}
     key = search_key(None, params)
-    assert search_key(None, {**params, "table": {"table_sha256": "u"}}) != key
-    assert search_key(None, {**params, "supernet": {"supernet_sha256": "b"}}) != key
+    assert search_key(None, {**params, "table": _table("u")}) != key
+    assert search_key(None, {**params, "supernet": _supernet("b")}) != key
     assert search_key(None, {**params, "cfg": load_config("quickstart", ["search.population=9"])}) != key

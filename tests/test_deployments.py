@@ -149,7 +149,7 @@ def test_onboarding_measures_on_the_device_pool_then_searches(stage_root: Path, 
     result = onboard_device(device, "quickstart", overrides)
     measured = LatencyTable.load(table)
     assert measured.created != synthetic.created and measured.device.name == device and measured.collect_s > 0
-    assert result["device"] == device and Path(result["export"]["exports"]).exists()
+    assert result.device == device and Path(result.export.exports).exists()
     search = DeviceSearchResult.load(stage_root / "search" / device / "result.json")
     assert search.provenance["table_sha256"] == sha256(table)
 

@@ -121,9 +121,9 @@ def test_onboarding_a_new_device_times_the_baselines_and_extends_the_comparison(
     result = onboard_device(NEW["name"], "quickstart", overrides, on_device_pool=False)
 
     assert table_path(cfg.latency.output_dir, NEW["name"]).exists()
-    assert result["device"] == NEW["name"] and Path(result["export"]["exports"]).exists()
-    assert {r["device"] for r in result["rows"]} == {NEW["name"]}
-    assert "baseline resnet10t" in [r["model"] for r in result["rows"]]
+    assert result.device == NEW["name"] and Path(result.export.exports).exists()
+    assert {r.device for r in result.rows} == {NEW["name"]}
+    assert "baseline resnet10t" in [r.model for r in result.rows]
     timed = BaselineResult.load(stage_root / "baselines" / "models" / "resnet10t" / "result.json")
     assert timed.latency[DEVICES[0]] == trained.latency[DEVICES[0]]  # nothing retrained or re-timed
     assert timed.latency_ms(NEW["name"]) > 0 and timed.train == trained.train

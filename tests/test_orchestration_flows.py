@@ -91,5 +91,5 @@ def test_killed_flow_resumes_from_cache(tmp_path: Path, prefect_api: str, sqlite
     assert len(prepare_runs) == 1
 
     result = train_flow("quickstart", overrides)
-    assert Path(result["checkpoint"]).exists()
+    assert Path(result.checkpoint).exists()
     assert len(client.search_runs([experiment.experiment_id], "tags.stage = 'prepare'")) == 1  # prepare was a cache hit

@@ -215,6 +215,7 @@ def test_task_logs_the_report_on_the_parent_run(
     from elasticvit.config import load_config
     from elasticvit.latency import table_path
     from elasticvit.report.stage import report_dir
+    from tasks.records import ReportRecord
     from tasks.report import pipeline_report
 
     cfg = load_config("quickstart", [
@@ -230,13 +231,13 @@ def test_task_logs_the_report_on_the_parent_run(
     parent = client.create_run(experiment, run_name="pipeline").info.run_id
 
     out = pipeline_report.fn(cfg, searches, exports, None, parent_run_id=parent)
-    assert out == {"report": str((report_dir(cfg) / "index.html").resolve()),
-                   "warnings": [], "mlflow_run_id": parent}
+    assert out == ReportRecord(report=str((report_dir(cfg) / "index.html").resolve()), warnings=[],
+                               mlflow_run_id=parent)
     logged = {a.path for a in client.list_artifacts(parent, "report")}
     assert {"report/index.html", "report/report.json", "report/latency-by-kind.png",
             "report/pareto-torch-cpu-1t.png"} <= logged
     assert "report/training-curve.png" not in logged  # no history.json in this run
-    assert archs["onnx-cpu-1t"].id in Path(out["report"]).read_text()
+    assert archs["onnx-cpu-1t"].id in Path(out.report).read_text()
 
 
 # --- hand-made records ----------------------------------------------------------------------------

@@ -202,6 +202,7 @@ def test_tasks_nest_runs_and_register_every_export(stage_root: Path, sqlite_trac
     from elasticvit.utils.hashing import sha256_file
     from flows.runs import open_parent_run
     from tasks.export import export_device, registered_model_name
+    from tasks.records import LatencyTableRecord, PreparedData, SupernetRecord
     from tasks.search import search_device
     from tasks.tracking import COMPARABLE_METRICS
 
@@ -210,27 +211,28 @@ def test_tasks_nest_runs_and_register_every_export(stage_root: Path, sqlite_trac
                   cache_path=stage_root / "search" / "evaluations.sqlite")
     device = DEVICES[0]
     parent = open_parent_run(cfg, "pipeline")
-    data = {"data_dir": str(stage_root / "data"), "data_version": "dv-test"}
+    data = PreparedData(data_dir=str(stage_root / "data"), data_version="dv-test", num_classes=10,
+                        mlflow_run_id="prep-run")
     checkpoint = Path(cfg.training.output_dir) / SUPERNET_NAME
-    supernet = {"checkpoint": str(checkpoint), "supernet_sha256": sha256_file(checkpoint), "mlflow_run_id": "train-run"}
-    table = {"table_sha256": "t"}
+    supernet = SupernetRecord.of(checkpoint, sha256_file(checkpoint), {}, mlflow_run_id="train-run")
+    table = LatencyTableRecord(device=device, table="unused", table_sha256="t")
     searched = search_device.fn(cfg, device, data, supernet, table, parent_run_id=parent)
     exported = export_device.fn(cfg, device, data, supernet, searched, parent_run_id=parent)
 
     client = MlflowClient(sqlite_tracking)
-    search_run = client.get_run(searched["mlflow_run_id"])
+    search_run = client.get_run(searched.mlflow_run_id)
     assert search_run.data.tags["mlflow.parentRunId"] == parent
     experiment = search_run.info.experiment_id
     # MLflow 3 opens the experiment on its runs table, not its GenAI traces page
     assert client.get_experiment(experiment).tags["mlflow.experimentKind"] == "custom_model_development"
     children = client.search_runs([experiment], f"tags.mlflow.parentRunId = '{search_run.info.run_id}'")
-    assert sorted(c.data.params["budget_ms"] for c in children) == sorted(str(b["budget_ms"]) for b in searched["budgets"])
+    assert sorted(c.data.params["budget_ms"] for c in children) == sorted(str(b.budget_ms) for b in searched.budgets)
     assert all("val_accuracy" in c.data.metrics and "measured_ms" in c.data.metrics for c in children)
 
     name = registered_model_name(cfg, device)
     versions = client.search_model_versions(f"name = '{name}'")
-    assert sorted(v.version for v in versions) == sorted(exported["versions"])
-    report = ExportReport.load(exported["exports"])
+    assert sorted(str(v.version) for v in versions) == sorted(exported.versions)
+    report = ExportReport.load(exported.exports)
     # an arch chosen for several budgets is one version, tagged with all of them
     assert len(versions) == len({m.arch_id for m in report.models})
     budgets = {a: ",".join(f"{m.budget_ms:.4f}" for m in sorted(report.models, key=lambda m: m.budget_ms)

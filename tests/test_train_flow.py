@@ -28,11 +28,11 @@ def test_train_flow_tracks_and_caches(tmp_path: Path, prefect_api: str, sqlite_t
         "tracking.experiment=train-test",
     ]
     first = train_flow("quickstart", overrides)
-    assert Path(first["checkpoint"]).exists()
+    assert Path(first.checkpoint).exists()
 
     mlflow.set_tracking_uri(sqlite_tracking)
     client = MlflowClient()
-    run = client.get_run(first["mlflow_run_id"])
+    run = client.get_run(first.mlflow_run_id)
     assert run.data.params["sampling.strategy"] == "performance"
     assert any(k.startswith("step/") for k in run.data.metrics)
     assert any(k.startswith("final/") for k in run.data.metrics)
@@ -42,4 +42,4 @@ def test_train_flow_tracks_and_caches(tmp_path: Path, prefect_api: str, sqlite_t
     assert [m.step for m in history] == [1, 2]
 
     second = train_flow("quickstart", overrides)
-    assert second["mlflow_run_id"] == first["mlflow_run_id"]  # cached: nothing retrained
+    assert second.mlflow_run_id == first.mlflow_run_id  # cached: nothing retrained
