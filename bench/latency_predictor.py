@@ -38,6 +38,7 @@ from elasticvit.latency import (
     validate_predictor,
 )
 from elasticvit.latency.collect import partial_path_for
+from elasticvit.layout import validation_path
 from elasticvit.space import SearchSpace, load_space
 from elasticvit.utils.atomic import write_json
 
@@ -81,8 +82,8 @@ def bench_device(space: SearchSpace, name: str, cfg: LatencyConfig, n: int, reco
         table = collect_table(space, device, NUM_CLASSES, cfg, path)
     predictor = LatencyPredictor.from_table(table, space)
     report = validate_predictor(space, predictor, device, cfg, n=n)
-    report.save(path.with_name("validation.json"))
-    scatter_plot(report, path.with_name("validation.png"))
+    report.save(validation_path(path))
+    scatter_plot(report, validation_path(path).with_suffix(".png"))
     logging.info(
         "%s: %s; mean |relative error| %.1f %%, worst %.1f %%, validation took %.0f s",
         name, report.summary(), 100 * report.mean_abs_rel_error, 100 * report.max_abs_rel_error, report.measure_s,

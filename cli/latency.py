@@ -95,6 +95,7 @@ def validate(
         validate_predictor,
     )
     from elasticvit.latency.registry import device_spec, experiment_devices
+    from elasticvit.layout import validation_path
     from elasticvit.space import load_space
 
     cfg = load_config(config, overrides)
@@ -104,8 +105,8 @@ def validate(
         path = table_path(cfg.latency.output_dir, spec.name)
         predictor = LatencyPredictor.from_table(LatencyTable.load(path), search_space)
         report = validate_predictor(search_space, predictor, spec, cfg.latency, n, progress)
-        report.save(path.with_name("validation.json"))
-        scatter_plot(report, path.with_name("validation.png"))
+        report.save(validation_path(path))
+        scatter_plot(report, validation_path(path).with_suffix(".png"))
         typer.echo(f"{spec.name}: {report.summary()} -> {path.with_name('validation.json')}")
         if warning := report.noise_warning():
             typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)

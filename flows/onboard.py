@@ -11,7 +11,7 @@ from prefect.deployments import run_deployment
 from elasticvit.config import load_config
 from elasticvit.latency.registry import experiment_devices
 from elasticvit.latency.validate import ValidationReport
-from elasticvit.layout import RESULT_NAME, baseline_dir, search_result_path, table_path
+from elasticvit.layout import RESULT_NAME, baseline_dir, search_result_path, table_path, validation_path
 from flows.latency import latency_device
 from flows.search import search_device_flow
 from flows.summary import chosen_rows, summary_markdown, with_baselines
@@ -54,7 +54,7 @@ def onboard_device(
         print(f"onboard {device}: latency table, measured in this process")
         latency_device(device, config, overrides, announce=False)
     mark = done("latency", started)
-    validation = table_path(cfg.latency.output_dir, device).with_name("validation.json")
+    validation = validation_path(table_path(cfg.latency.output_dir, device))
     if validation.exists() and (warning := ValidationReport.model_validate_json(validation.read_text()).noise_warning()):
         print(f"onboard {device}: warning: {warning}")
     searched = search_device_flow(device, config, overrides)

@@ -20,6 +20,7 @@ from elasticvit.latency import (
     validate_predictor,
 )
 from elasticvit.latency.registry import device_spec
+from elasticvit.layout import validation_path
 from elasticvit.space import load_space
 from tasks.caching import input_key
 from tasks.records import LatencyTableRecord, LatencyValidation
@@ -97,13 +98,15 @@ def validate_latency(cfg: ExperimentConfig, table: LatencyTableRecord) -> Latenc
     path = Path(table.table)
     predictor = LatencyPredictor.from_table(LatencyTable.load(path), space)
     report = validate_predictor(space, predictor, spec, cfg.latency, progress=True)
-    report_path = report.save(path.with_name("validation.json"))
-    plot_path = scatter_plot(report, path.with_name("validation.png"))
+    report_path = report.save(validation_path(path))
+    plot_path = scatter_plot(report, validation_path(path).with_suffix(".png"))
     with resume_run(cfg, table.mlflow_run_id):
         metrics = {"within_10pct": report.within_10pct, "rmse_ms": report.rmse_ms}
         if report.remeasure_within_10pct is not None:
             metrics["remeasure_within_10pct"] = report.remeasure_within_10pct
         mlflow.log_metrics(metrics)
+        # the search refuses an untrusted table (search.allow_noisy_latency): the UI shows why
+        mlflow.set_tag("latency_trusted", str(report.trusted).lower())
         mlflow.log_artifact(str(report_path), artifact_path="latency")
         mlflow.log_artifact(str(plot_path), artifact_path="latency")
     warning = report.noise_warning()

@@ -135,3 +135,10 @@ def test_onboarding_a_new_device_times_the_baselines_and_extends_the_comparison(
     assert {"subnet", "baseline"} <= kinds
     metrics = [set(run.data.metrics) for run in runs if run.data.tags.get("kind") in ("subnet", "baseline")]
     assert all({"test_accuracy", "val_accuracy", "latency_ms"} <= m for m in metrics)
+    # the table's run says whether its validation trusts it (the search refuses an untrusted one)
+    from elasticvit.latency.validate import ValidationReport
+    from elasticvit.layout import validation_path
+
+    report = ValidationReport.model_validate_json(validation_path(table_path(cfg.latency.output_dir, NEW["name"])).read_text())
+    latency_runs = [run for run in runs if run.data.tags.get("stage") == "latency"]
+    assert latency_runs and {run.data.tags["latency_trusted"] for run in latency_runs} == {str(report.trusted).lower()}
