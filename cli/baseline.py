@@ -1,6 +1,9 @@
-"""``elasticvit baseline``: train a timm model on the prepared data, time it on every device.
+"""``elasticvit baseline`` and ``baseline-compare``: the baselines stage's flows (``flows.baselines``).
 
-The library is imported inside the command so that ``elasticvit --help`` does not load torch.
+A baseline is recorded (an MLflow run, a cached Prefect task), so each command runs its flow; the
+options are checked here first, so that a mistake costs no flow run. The flows are imported inside
+the commands so that ``elasticvit --help`` does not load torch.
+
 Registered on the main app by ``cli/main.py``: ``app.command()(baseline)`` and
 ``app.command("baseline-compare")(baseline_compare)``.
 """
@@ -33,29 +36,17 @@ def baseline(
 ) -> None:
     """Train MODEL with the platform's recipe and budget, evaluate it, time it on every device."""
     from elasticvit.baselines import check_model_name
-    from elasticvit.config.io import validate_config
-    from elasticvit.data import read_manifest
     from elasticvit.layout import manifest_path
-    from tasks.baselines import baseline_marker, train_baseline_task
-    from tasks.caching import refresh_if_missing
+    from flows.baselines import baseline_config, baseline_flow
 
     if epochs is not None and minutes is not None:
         fail("give --epochs or --minutes, not both")
     check_model_name(model)
-    cfg = load_config(config, overrides)
-    section = cfg.baselines.model_dump(mode="json")
-    section["models"] = [model]
-    section["checkpoints"] = {model: str(checkpoint)} if checkpoint else {}
-    if epochs is not None:
-        section.update(budget="epochs", epochs=epochs)
-    if minutes is not None:
-        section.update(budget="minutes", minutes=minutes)
-    cfg = validate_config({**cfg.model_dump(mode="json"), "baselines": section}, "the baseline command's options")
+    cfg = baseline_config(load_config(config, overrides), model, checkpoint, epochs, minutes)
     data_dir = Path(cfg.data.output_dir).resolve()
     if not manifest_path(data_dir).exists():
         fail(f"no prepared data in {data_dir}: run `elasticvit prepare -c {config}` first")
-    task = refresh_if_missing(train_baseline_task, baseline_marker(cfg, model))
-    result = task(cfg, model, str(data_dir), read_manifest(data_dir).version, supernet_wall_s=supernet_seconds)
+    result = baseline_flow(model, config, overrides or [], checkpoint, epochs, minutes, supernet_seconds)
     typer.echo(result.model_dump_json(indent=2))
 
 
@@ -69,15 +60,11 @@ def baseline_compare(
     ] = None,
 ) -> None:
     """Put the trained baselines on every device's Pareto plot and write the comparison table."""
-    from elasticvit.latency.registry import experiment_devices
-    from elasticvit.layout import RESULT_NAME, baseline_dir, search_result_path
-    from tasks.baselines import compare_baselines_task
+    from flows.baselines import baseline_compare_flow, comparison_inputs
 
-    cfg = load_config(config, overrides)
-    searches = search_results or [search_result_path(cfg.search, d) for d in experiment_devices(cfg)]
-    baselines = [baseline_dir(cfg.baselines.output_dir, m) / RESULT_NAME for m in cfg.baselines.models]
+    given = [str(p) for p in search_results] if search_results else None
+    baselines, searches = comparison_inputs(load_config(config, overrides), given)
     missing = [str(p) for p in [*searches, *baselines] if not p.exists()]
     if missing:
         fail(f"missing results (run the search and `elasticvit baseline` first): {', '.join(missing)}")
-    result = compare_baselines_task(cfg, [str(p) for p in baselines], [str(p) for p in searches])
-    typer.echo(result.model_dump_json(indent=2))
+    typer.echo(baseline_compare_flow(config, overrides or [], given).model_dump_json(indent=2))

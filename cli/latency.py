@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import ConfigOpt, OverrideOpt
+from cli.options import ConfigOpt, DevicesOpt, OverrideOpt
 from elasticvit.config import ConfigError, load_config
 
 app = typer.Typer(help="Per-device latency tables and predictor validation.", no_args_is_help=True)
@@ -75,9 +75,7 @@ def collect(
 
 @app.command()
 def validate(
-    devices: Annotated[
-        list[str] | None, typer.Option("--device", "-d", help="repeatable (default: latency.devices)")
-    ] = None,
+    devices: DevicesOpt = None,
     config: ConfigOpt = "quickstart",
     overrides: OverrideOpt = None,
     space: SpaceOpt = None,

@@ -14,7 +14,8 @@ from cli.options import ConfigOpt, OverrideOpt
 from elasticvit.config import load_config, to_params_yaml
 
 # Before Prefect is imported: the platform works offline (no telemetry from a temporary Prefect
-# server), and single-stage commands call tasks outside a flow, whose logs stay local.
+# server), and whatever logs through Prefect outside a flow run (deploying, announcing a table)
+# stays local.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 

@@ -13,16 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.options import ConfigOpt, OverrideOpt
+from cli.options import ConfigOpt, DataOpt, DevicesOpt, OverrideOpt, SupernetOpt
 from elasticvit.config import ExperimentConfig, load_config
-
-DevicesOpt = Annotated[
-    list[str] | None, typer.Option("--device", "-d", help="device name (repeatable; default: latency.devices)")
-]
-SupernetOpt = Annotated[
-    Path | None, typer.Option("--supernet", help="supernet checkpoint (default: <training.output_dir>/supernet.pt)")
-]
-DataOpt = Annotated[Path | None, typer.Option("--data", help="prepared data folder (default: data.output_dir)")]
 
 
 def search(

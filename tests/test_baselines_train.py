@@ -108,26 +108,39 @@ def test_baseline_task_records_a_tagged_nested_run(tmp_path: Path, data_dir: Pat
 
 @pytest.mark.servers
 @pytest.mark.slow
-def test_baseline_task_is_cached_while_its_result_exists(
+def test_baseline_commands_run_their_flows_and_the_baseline_is_cached_while_its_result_exists(
     tmp_path: Path, data_dir: Path, prefect_api: str, sqlite_tracking: str
 ) -> None:
+    import re
     import shutil
 
-    from prefect import flow
+    from typer.testing import CliRunner
 
-    from tasks.baselines import baseline_marker, train_baseline_task
-    from tasks.caching import refresh_if_missing
-    from tasks.records import BaselineRecord
+    from cli.main import app
+    from elasticvit.config import to_params_yaml
+    from elasticvit.layout import search_result_path
+    from flows.baselines import baseline_flow
+    from tasks.records import BaselineRecord, ComparisonRecord
+    from tests.test_baselines import make_search_result
 
-    cfg = _config(tmp_path, "training.max_steps_per_epoch=1", "baselines.epochs=1", "latency.devices=[]")
     model = "mobilenetv3_small_050"
+    cfg = _config(tmp_path, "training.max_steps_per_epoch=1", "baselines.epochs=1", f"baselines.models=[{model}]",
+                  f"data.output_dir={data_dir}", f"search.output_dir={tmp_path / 'search'}")
+    config = str(to_params_yaml(cfg, tmp_path / "params.yaml"))
 
-    @flow
-    def one_baseline() -> BaselineRecord:
-        task = refresh_if_missing(train_baseline_task, baseline_marker(cfg, model))
-        return task(cfg, model, str(data_dir), "v1")
+    def printed(args: list[str]) -> str:
+        """The record a command prints last (pretty JSON), after whatever Prefect logged."""
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        return re.findall(r"^\{$.*?^\}$", result.stdout, re.M | re.S)[-1]
 
-    first = one_baseline()
-    assert one_baseline() == first  # same inputs, result on disk: served from the cache
+    first = BaselineRecord.model_validate_json(printed(["baseline", "-c", config, "--model", model]))
+    assert first.model == model and first.mlflow_run_id and list(first.latency_ms) == ["torch-cpu-1t"]
+    assert baseline_flow(model, config) == first  # same inputs, result on disk: served from the cache
     shutil.rmtree(tmp_path / "baselines" / "models")
-    assert one_baseline().mlflow_run_id != first.mlflow_run_id  # outputs gone: trained again
+    again = baseline_flow(model, config)
+    assert again.mlflow_run_id != first.mlflow_run_id  # outputs gone: trained again
+
+    make_search_result("torch-cpu-1t").save(search_result_path(cfg.search, "torch-cpu-1t"))
+    compared = ComparisonRecord.model_validate_json(printed(["baseline-compare", "-c", config]))
+    assert Path(compared.comparison).exists()
