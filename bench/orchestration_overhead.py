@@ -28,10 +28,10 @@ from elasticvit.baselines.report import comparison_dir
 from elasticvit.config import load_config
 from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.data import prepare_dataset, read_manifest
-from elasticvit.export.stage import run_export
+from elasticvit.export.run import run_export
 from elasticvit.latency import LatencyPredictor, collect_table, load_device, table_path, validate_predictor
 from elasticvit.report.stage import run_report
-from elasticvit.search.stage import run_search
+from elasticvit.search.run import run_search
 from elasticvit.space import load_space
 from elasticvit.training import train_supernet
 from elasticvit.utils.atomic import write_json

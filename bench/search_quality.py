@@ -50,9 +50,9 @@ from elasticvit.config.experiment import DataConfig, ExperimentConfig
 from elasticvit.data import InMemoryLoader, load_split, prepare_dataset
 from elasticvit.latency import LatencyPredictor, LatencyTable, collect_table, load_device, table_path
 from elasticvit.search import AccuracyEvaluator, CacheContext, Constraint, EvaluationCache, evolve, random_search
-from elasticvit.search.device import DeviceSearchResult
+from elasticvit.search.driver import DeviceSearchResult
+from elasticvit.search.run import SEARCH_POOL_SIZE, cache_path, device_measure, run_search
 from elasticvit.search.scoring import ScoringData, SupernetScorer, balanced_subset, scoring_data, torch_threads
-from elasticvit.search.stage import SEARCH_POOL_SIZE, cache_path, device_measure, run_search
 from elasticvit.space import Arch
 from elasticvit.space.pools import FlopsPools
 from elasticvit.training import load_supernet, train_supernet

@@ -45,7 +45,7 @@ from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.config.io import load_config
 from elasticvit.data import InMemoryLoader, load_split, read_manifest, resize_batch
 from elasticvit.latency import get_backend, load_device
-from elasticvit.latency.collect import measure_archs, measure_runners
+from elasticvit.latency.timing import measure_archs, measure_runners
 from elasticvit.model import Supernet, SubnetModel
 from elasticvit.search.scoring import top1
 from elasticvit.space import Arch, SearchSpace, load_space

@@ -37,7 +37,7 @@ from elasticvit.data import prepare_dataset
 from elasticvit.latency import LatencyPredictor, collect_table, load_device, table_path
 from elasticvit.layout import RESULT_NAME, SUPERNET_NAME, baseline_dir
 from elasticvit.search import DeviceSearchResult
-from elasticvit.search.stage import run_search
+from elasticvit.search.run import run_search
 from elasticvit.space import load_space
 from elasticvit.training import train_supernet
 from elasticvit.utils.atomic import write_json

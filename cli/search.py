@@ -38,7 +38,7 @@ def search(
 
     def one(cfg: ExperimentConfig, device: str) -> dict:
         from elasticvit.layout import search_result_path
-        from elasticvit.search.stage import run_search
+        from elasticvit.search.run import run_search
 
         result = run_search(cfg, device, supernet_path=supernet, data_dir=data)
         return {

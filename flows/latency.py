@@ -7,7 +7,7 @@ from prefect import flow
 
 from elasticvit.config import load_config
 from elasticvit.data import read_manifest
-from flows.runs import link_run_artifact
+from flows.mlflow_runs import link_run_artifact
 from tasks.caching import refresh_if_missing
 from tasks.latency import collect_latency, latency_marker, validate_latency
 from tasks.records import LatencyResult

@@ -8,7 +8,7 @@ from prefect import flow, task
 from elasticvit.config import ExperimentConfig, load_config
 from elasticvit.latency.registry import experiment_devices
 from elasticvit.layout import search_result_path, supernet_path, table_path
-from elasticvit.search.device import DeviceSearchResult
+from elasticvit.search.driver import DeviceSearchResult
 from elasticvit.utils.hashing import sha256_file
 from flows.search import search_device_flow
 from tasks.caching import refresh_if_missing

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from elasticvit.baselines import BaselineResult
-from elasticvit.export.stage import ExportReport
+from elasticvit.export.run import ExportReport
 from tasks.records import BaselineRecord, ExportRecord, PipelineResult, SummaryRow
 
 COLUMNS = ("device", "model", "budget (ms)", "latency (ms)", "MACs (M)", "val acc", "test acc", "arch")

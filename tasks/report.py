@@ -13,7 +13,7 @@ from prefect import task
 
 from elasticvit.baselines import BaselineResult, Comparison
 from elasticvit.config import ExperimentConfig
-from elasticvit.export.stage import ExportReport
+from elasticvit.export.run import ExportReport
 from elasticvit.report import run_report
 from elasticvit.search import DeviceSearchResult
 from tasks.records import ReportRecord

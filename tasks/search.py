@@ -12,7 +12,7 @@ from prefect.context import TaskRunContext
 from elasticvit.config import ExperimentConfig
 from elasticvit.layout import search_front_path, search_result_path
 from elasticvit.search import BudgetResult, SearchCallback
-from elasticvit.search.stage import run_search
+from elasticvit.search.run import run_search
 from tasks.caching import input_key
 from tasks.records import ChosenBudget, LatencyTableRecord, PreparedData, SearchRecord, SupernetRecord
 from tasks.retries import retry_unless_bad_input

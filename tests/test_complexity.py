@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
-from elasticvit.model import SubnetModel, arch_blocks
+from elasticvit.model import SubnetModel
 from elasticvit.space import arch_macs, arch_params, load_space, space_size
+from elasticvit.space.specs import arch_blocks
 
 SPACES = {name: load_space(name) for name in ("cifar", "digits", "imagenet")}
 seeds = st.integers(0, 2**32 - 1)
@@ -56,7 +57,7 @@ def test_imagenet_macs_and_params_agree_with_torch_at_the_smallest_resolution(se
 @pytest.mark.parametrize("name", sorted(SPACES))
 def test_block_macs_agree_with_torch_for_every_block_of_an_arch(name):
     space = SPACES[name]
-    from elasticvit.model import build_block
+    from elasticvit.nn.static import build_block
 
     for spec in arch_blocks(space, space.sample(np.random.default_rng(3)), 10):
         with torch.no_grad(), FlopCounterMode(display=False) as counter:

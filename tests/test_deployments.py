@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from elasticvit.search.device import DeviceSearchResult
+from elasticvit.search.driver import DeviceSearchResult
 from tests.test_search_stage import DEVICES, _config, _overrides
 from tests.test_search_stage import stage_root  # noqa: F401  (fixture: prepared data, supernet, tables)
 

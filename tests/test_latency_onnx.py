@@ -9,8 +9,9 @@ import torch
 
 from elasticvit.latency import get_backend, load_device
 from elasticvit.latency.backends.onnxruntime import export_onnx
-from elasticvit.model.blocks import build_block, space_blocks
+from elasticvit.nn.static import build_block
 from elasticvit.space import load_space
+from elasticvit.space.specs import space_blocks
 
 
 def _one_spec_per_kind():  # type: ignore[no-untyped-def]

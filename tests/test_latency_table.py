@@ -24,13 +24,14 @@ from elasticvit.latency import (
     validate_predictor,
 )
 from elasticvit.latency import collect as collect_mod
-from elasticvit.latency.collect import SpeedReference
+from elasticvit.latency import timing as timing_mod
 from elasticvit.latency.correction import Correction
 from elasticvit.latency.lut import BlockEntry, LatencyTableError, MeasureSettings, make_header
 from elasticvit.latency.measure import Measurement
+from elasticvit.latency.timing import SpeedReference
 from elasticvit.latency.validate import NoisyLatencyError, ValidationPoint, check_trusted
-from elasticvit.model.blocks import arch_blocks, space_blocks
 from elasticvit.space import load_space
+from elasticvit.space.specs import arch_blocks, space_blocks
 
 KINDS = {"first_conv", "stem", "mbconv", "transformer", "downsample", "head"}
 NUM_CLASSES = 10
@@ -60,7 +61,7 @@ def test_keys_are_distinct_and_stable_across_processes(space) -> None:  # type: 
     assert len(set(keys)) == len(specs), "two different blocks share a key"
     assert all(k.split("-")[0].replace("_", "") in {kind.replace("_", "") for kind in KINDS} for k in keys)
     script = (
-        "from elasticvit.space import load_space; from elasticvit.model.blocks import space_blocks; "
+        "from elasticvit.space import load_space; from elasticvit.space.specs import space_blocks; "
         "print('\\n'.join(sorted(s.key for s in space_blocks(load_space('cifar'), 10))))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
@@ -145,7 +146,7 @@ def test_interrupted_collection_resumes(space, tmp_path: Path, monkeypatch: pyte
     device = load_device("torch-cpu-1t")
     cfg = FAST.model_copy(update={"speed_reference": False})
     # The first run measures two groups of two blocks, then is interrupted in the third group.
-    monkeypatch.setattr(collect_mod, "measure_runners", lambda r, c, d: fake_measure(r, fail_at=6))
+    monkeypatch.setattr(timing_mod, "measure_runners", lambda r, c, d: fake_measure(r, fail_at=6))
     with pytest.raises(KeyboardInterrupt):
         collect_table(space, device, NUM_CLASSES, cfg, path, progress=False)
     assert not path.exists()
@@ -153,7 +154,7 @@ def test_interrupted_collection_resumes(space, tmp_path: Path, monkeypatch: pyte
     assert len(partial.entries) == 4  # saved after every group
 
     measured.clear()
-    monkeypatch.setattr(collect_mod, "measure_runners", lambda r, c, d: fake_measure(r))
+    monkeypatch.setattr(timing_mod, "measure_runners", lambda r, c, d: fake_measure(r))
     table = collect_table(space, device, NUM_CLASSES, cfg, path, progress=False)
     assert len(measured) == 3  # only the blocks missing from the partial file
     assert set(table.entries) == {s.key for s in specs}
@@ -166,7 +167,7 @@ def test_partial_file_of_other_settings_is_not_reused(space, tmp_path: Path, mon
     monkeypatch.setattr(collect_mod, "space_blocks", lambda space, num_classes: specs)
     calls: list[int] = []
     monkeypatch.setattr(collect_mod, "measure_runner", lambda r, c, d: calls.append(1) or _measurement(0.1))
-    monkeypatch.setattr(collect_mod, "measure_runners",
+    monkeypatch.setattr(timing_mod, "measure_runners",
                         lambda rs, c, d: [calls.append(1) or _measurement(0.1) for _ in rs])
     path = tmp_path / "table.json"
     stale = synthetic_table(space).model_dump(exclude={"correction", "overhead_per_block_ms"})
@@ -191,7 +192,7 @@ def test_speed_reference_scales_groups_measured_at_other_speeds(
         slow = next(speeds)
         return [_measurement(2.0 * slow) for _ in runners]  # every runner takes 2 ms undisturbed
 
-    monkeypatch.setattr(collect_mod, "measure_runners", fake_measure)
+    monkeypatch.setattr(timing_mod, "measure_runners", fake_measure)
     cfg = FAST.model_copy(update={"calibration_archs": 2, "validate_archs": 2})
     device = load_device("torch-cpu-1t")
     table = collect_table(space, device, NUM_CLASSES, cfg, tmp_path / "table.json", progress=False)
@@ -229,7 +230,7 @@ def test_validation_times_some_subnets_twice(space, monkeypatch: pytest.MonkeyPa
         assert len(runners) == len(values)
         return [_measurement(v) for v in values]
 
-    monkeypatch.setattr(collect_mod, "measure_runners", fake_measure)
+    monkeypatch.setattr(timing_mod, "measure_runners", fake_measure)
     predictor = LatencyPredictor.from_table(synthetic_table(space), space)
     cfg = FAST.model_copy(update={"remeasure_archs": 2})
     report = validate_predictor(space, predictor, load_device("torch-cpu-1t"), cfg, progress=False)
@@ -275,7 +276,7 @@ def test_a_noisy_table_is_untrusted_and_refused_unless_allowed(tmp_path: Path) -
 
 def test_search_refuses_a_noisy_table_before_loading_anything(tmp_path: Path) -> None:
     from elasticvit.config import load_config
-    from elasticvit.search.stage import run_search
+    from elasticvit.search.run import run_search
 
     cfg = load_config("quickstart", [f"latency.output_dir={tmp_path / 'latency'}", f"search.output_dir={tmp_path / 'search'}",
                                      f"training.output_dir={tmp_path / 'no-supernet'}"])

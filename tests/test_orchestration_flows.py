@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from elasticvit.latency import LatencyTable, table_path
-from elasticvit.search.device import DeviceSearchResult
-from elasticvit.search.stage import run_search
+from elasticvit.search.driver import DeviceSearchResult
+from elasticvit.search.run import run_search
 from elasticvit.training.checkpoint import CHECKPOINT_NAME
 from tests.test_search_stage import DEVICES, _config, _overrides
 from tests.test_search_stage import stage_root  # noqa: F401  (fixture: prepared data, supernet, tables)
@@ -45,7 +45,7 @@ def test_research_selects_only_changed_devices(stage_root: Path, prefect_api: st
 def test_concurrent_device_searches_write_separate_artifacts(stage_root: Path, tmp_path: Path) -> None:
     search_dir = tmp_path / "search"
     code = (
-        "import sys; from tests.test_search_stage import _config; from elasticvit.search.stage import run_search;"
+        "import sys; from tests.test_search_stage import _config; from elasticvit.search.run import run_search;"
         "from pathlib import Path;"
         f"cfg = _config(Path({str(stage_root)!r}), output_dir={str(search_dir)!r});"
         "run_search(cfg, sys.argv[1])"

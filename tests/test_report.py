@@ -13,11 +13,10 @@ import pytest
 
 from elasticvit.baselines import BaselineResult, compare, compare_all
 from elasticvit.baselines.compare import ComparisonRow, ParetoPoint
-from elasticvit.export.stage import ExportedModel, ExportReport
+from elasticvit.export.run import ExportedModel, ExportReport
 from elasticvit.latency import LatencyPredictor, LatencyTable, Measurement, load_device
 from elasticvit.latency.correction import Correction
 from elasticvit.latency.lut import BlockEntry, MeasureSettings, make_header
-from elasticvit.model.blocks import arch_blocks, space_blocks
 from elasticvit.report import (
     FIXED,
     RunReport,
@@ -32,6 +31,7 @@ from elasticvit.report import (
 from elasticvit.report.screenshot import find_browser, screenshot
 from elasticvit.search import BudgetResult, CloudPoint, DeviceSearchResult
 from elasticvit.space import Arch, SearchSpace, load_space
+from elasticvit.space.specs import arch_blocks, space_blocks
 from tests.test_baselines import make_baseline_result
 
 NUM_CLASSES = 10

@@ -10,7 +10,7 @@ import pytest
 from elasticvit.config import SearchConfig
 from elasticvit.search.cache import CacheContext, EvaluationCache
 from elasticvit.search.constraints import InfeasibleBudgetError
-from elasticvit.search.device import (
+from elasticvit.search.driver import (
     DeviceSearchResult,
     SearchCallback,
     confirm_within_budget,

@@ -21,15 +21,15 @@ import torch
 from elasticvit.config import ExperimentConfig, load_config
 from elasticvit.data import load_split, prepare_dataset
 from elasticvit.export.evaluate import evaluate_files, load_npz
-from elasticvit.export.stage import ExportReport, run_export
+from elasticvit.export.run import ExportReport, run_export
 from elasticvit.latency import LatencyPredictor, LatencyTable, load_device, table_path
 from elasticvit.latency.correction import Correction
 from elasticvit.latency.lut import BlockEntry, MeasureSettings, make_header
 from elasticvit.latency.measure import Measurement
 from elasticvit.model import Supernet, load_subnet
 from elasticvit.search import InfeasibleBudgetError
-from elasticvit.search.device import DeviceSearchResult
-from elasticvit.search.stage import run_search
+from elasticvit.search.driver import DeviceSearchResult
+from elasticvit.search.run import run_search
 from elasticvit.space import Arch, load_space
 from elasticvit.space.specs import space_blocks
 from elasticvit.layout import SUPERNET_NAME, device_dir
@@ -102,7 +102,7 @@ import sys
 import torch
 torch.set_num_threads(1)
 from elasticvit.config import load_config
-from elasticvit.search.stage import run_search
+from elasticvit.search.run import run_search
 run_search(load_config("quickstart", sys.argv[2:]), sys.argv[1])
 """
 
@@ -200,7 +200,7 @@ def test_tasks_nest_runs_and_register_every_export(stage_root: Path, sqlite_trac
 
     from elasticvit.config.io import config_hash
     from elasticvit.utils.hashing import sha256_file
-    from flows.runs import open_parent_run
+    from flows.mlflow_runs import open_parent_run
     from tasks.export import export_device, registered_model_name
     from tasks.records import LatencyTableRecord, PreparedData, SupernetRecord
     from tasks.search import search_device

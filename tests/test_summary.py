@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from elasticvit.export.stage import ExportedModel, ExportReport
+from elasticvit.export.run import ExportedModel, ExportReport
 from flows.summary import chosen_rows, render_summary, summary_markdown, with_baselines
 from tasks.records import BaselineRecord, ExportRecord, PipelineResult, PreparedData, SummaryRow, SupernetRecord
 from tests.test_baselines import make_baseline_result

@@ -8,8 +8,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from elasticvit.model import Supernet, SubnetModel, arch_blocks, build_block, load_subnet, save_subnet, space_blocks
+from elasticvit.model import Supernet, SubnetModel, load_subnet, save_subnet
+from elasticvit.nn.static import build_block
 from elasticvit.space import load_space
+from elasticvit.space.specs import arch_blocks, space_blocks
 
 SPACES = {name: load_space(name) for name in ("cifar", "digits", "imagenet")}
 seeds = st.integers(0, 2**32 - 1)

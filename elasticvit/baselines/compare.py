@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from elasticvit.baselines.records import BaselineResult
-from elasticvit.search.device import DeviceSearchResult
+from elasticvit.search.driver import DeviceSearchResult
 from elasticvit.search.pareto import pareto_front
 from elasticvit.utils.atomic import write_text
 

@@ -8,7 +8,7 @@ from torch import nn
 
 from elasticvit.config.experiment import LatencyConfig
 from elasticvit.latency import DeviceSpec, Measurement, get_backend
-from elasticvit.latency.collect import measure_runner
+from elasticvit.latency.timing import measure_runner
 
 
 def measure_model(model: nn.Module, device: DeviceSpec, cfg: LatencyConfig, resolution: int) -> Measurement:

@@ -5,7 +5,7 @@ from elasticvit.export.checkpoint import CheckpointError, export_checkpoint
 from elasticvit.export.evaluate import evaluate_files, load_npz
 from elasticvit.export.model_card import DeviceLatency, ModelCard, render_model_card, write_model_card
 from elasticvit.export.onnx import OnnxExport, ParityError, export_onnx, parity
-from elasticvit.export.stage import ExportedModel, ExportReport, run_export
+from elasticvit.export.run import ExportedModel, ExportReport, run_export
 from elasticvit.export.standalone import standalone_subnet
 
 __all__ = [

@@ -6,7 +6,7 @@ against end-to-end measurements. See docs/latency.md.
 """
 
 from elasticvit.latency.backends import Backend, BackendError, get_backend, register_backend
-from elasticvit.latency.collect import calibration_archs, collect_table, measure_arch
+from elasticvit.latency.collect import calibration_archs, collect_table
 from elasticvit.latency.correction import CalibrationPoint, Correction, fit_correction
 from elasticvit.latency.devices import DeviceError, DeviceSpec, list_devices, load_device
 from elasticvit.layout import table_path
@@ -19,6 +19,7 @@ from elasticvit.latency.lut import (
 from elasticvit.latency.measure import Measurement
 from elasticvit.latency.plots import scatter_plot
 from elasticvit.latency.predictor import LatencyPredictor
+from elasticvit.latency.timing import measure_arch
 from elasticvit.latency.validate import ValidationReport, validate_predictor
 
 __all__ = [

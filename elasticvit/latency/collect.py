@@ -1,10 +1,7 @@
 """Collecting a device's latency table: every distinct block, the call overhead, calibration.
 
-Blocks are timed in groups, and the archs of calibration and validation all together, each
-interleaved over a few rounds (``measure_interleaved``), so a stretch of load from other jobs
-cannot make a run of consecutive measurements read slow together; and a few fixed reference
-subnets timed in every group (``SpeedReference``) scale groups measured at different machine
-speeds (blocks, calibration, a validation days later) to one.
+Blocks are timed in interleaved groups scaled by a speed reference, and the calibration archs
+end to end, by ``elasticvit.latency.timing``.
 
 Collection is resumable: progress goes atomically to ``<table>.partial`` after every group of
 blocks, a restart skips what is already there (if it was measured for the same space, device and settings),
@@ -16,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from elasticvit.config.experiment import LatencyConfig
-from elasticvit.latency.backends import Backend, Runner, get_backend
+from elasticvit.latency.backends import Backend, get_backend
 from elasticvit.latency.correction import CalibrationPoint, fit_correction
 from elasticvit.latency.devices import DeviceSpec
 from elasticvit.latency.lut import (
@@ -37,26 +33,25 @@ from elasticvit.latency.lut import (
     load_partial,
     make_header,
 )
-from elasticvit.latency.measure import CLOCKS, Measurement, measure, measure_interleaved
+from elasticvit.latency.measure import Measurement
+from elasticvit.latency.timing import (
+    CALIBRATION_STREAM,
+    GROUP_SIZE,
+    ORDER_STREAM,
+    SpeedReference,
+    measure_archs,
+    measure_group,
+    measure_runner,
+    sample_archs,
+)
 from elasticvit.model import Supernet
-from elasticvit.model.blocks import BlockSpec, arch_blocks, build_block, space_blocks
+from elasticvit.nn.static import build_block
 from elasticvit.space import Arch, SearchSpace
+from elasticvit.space.specs import BlockSpec, arch_blocks, space_blocks
 from elasticvit.utils.atomic import write_json
 from elasticvit.utils.locking import exclusive_dir
 
 log = logging.getLogger(__name__)
-
-GROUP_SIZE = 100
-"""Runners timed interleaved at once (prepared together, so memory bounds it), and blocks measured
-between two writes of the partial file."""
-
-# Independent random streams (numpy SeedSequence entropy [seed, stream]) so calibration and
-# validation never draw the same archs from the same seed.
-CALIBRATION_STREAM = 1
-VALIDATION_STREAM = 2
-ORDER_STREAM = 3
-INTERLEAVE_STREAM = 4
-REFERENCE_STREAM = 5
 
 
 def collect_table(
@@ -107,140 +102,10 @@ def measure_call_overhead(backend: Backend, cfg: LatencyConfig) -> Measurement:
     return measure_runner(runner, cfg, backend.spec)
 
 
-def measure_arch(
-    backend: Backend,
-    supernet: Supernet,
-    space: SearchSpace,
-    arch: Arch,
-    num_classes: int,
-    cfg: LatencyConfig,
-) -> Measurement:
-    """End-to-end latency of the subnet ``arch`` extracted as a static model."""
-    return measure_runner(_arch_runner(backend, supernet, space, arch, num_classes), cfg, backend.spec)
-
-
-def measure_archs(
-    backend: Backend,
-    supernet: Supernet,
-    space: SearchSpace,
-    archs: list[Arch],
-    num_classes: int,
-    cfg: LatencyConfig,
-    reference: SpeedReference | None = None,
-    progress: Callable[[int], object] | None = None,
-) -> list[tuple[Measurement, float]]:
-    """End-to-end latencies of several subnets, timed interleaved in groups, each with the factor
-    its group was scaled by (see ``SpeedReference``; 1.0 without one); ``progress(n)`` after each group."""
-    measured: list[tuple[Measurement, float]] = []
-    for start in range(0, len(archs), GROUP_SIZE):
-        group = archs[start : start + GROUP_SIZE]
-        runners = [_arch_runner(backend, supernet, space, a, num_classes) for a in group]
-        values, factor = _measure_group(runners, cfg, backend.spec, reference)
-        measured += [(m, factor) for m in values]
-        if progress is not None:
-            progress(len(group))
-    return measured
-
-
-REFERENCE_ARCHS = 5
-"""Subnets timed as the speed reference: the median of their factors, so that no one subnet's
-noisy reading sets the scale of a whole group."""
-
-
-class SpeedReference:
-    """A few fixed subnets timed interleaved with every group of runners, as a yardstick of speed.
-
-    A shared machine runs 5-25 % slower or faster for minutes at a time, on the thread clock too
-    (a busy neighbour core or memory bus costs CPU time): blocks timed in one minute, calibration
-    archs in the next and validation archs later would disagree by that much, which no correction
-    fitted to the calibration can undo. Every group is therefore scaled by the median over the
-    reference subnets of ``baseline / reading``: each one's first reading (kept in the table) over
-    its reading in that group. On a device whose speed is steady the factors stay near 1.0.
-    """
-
-    def __init__(
-        self, runners: list[Runner], cfg: LatencyConfig, spec: DeviceSpec, baseline: list[Measurement] | None
-    ) -> None:
-        self.runners = runners
-        self.cfg = cfg
-        self.spec = spec
-        self.baseline = baseline
-
-    @classmethod
-    def create(
-        cls,
-        backend: Backend,
-        supernet: Supernet,
-        space: SearchSpace,
-        num_classes: int,
-        cfg: LatencyConfig,
-        baseline: list[Measurement] | None,
-    ) -> SpeedReference | None:
-        """The reference of ``cfg`` (None if ``speed_reference`` is off), scaled to ``baseline`` if known."""
-        if not cfg.speed_reference:
-            return None
-        archs = sample_archs(space, REFERENCE_ARCHS, np.random.default_rng([cfg.seed, REFERENCE_STREAM]))
-        return cls([_arch_runner(backend, supernet, space, a, num_classes) for a in archs], cfg, backend.spec, baseline)
-
-    def measure(self, runners: list[Runner]) -> tuple[list[Measurement], float]:
-        """Time ``runners`` with the reference among them; their measurements scaled, and the factor."""
-        measured = measure_runners([*runners, *self.runners], self.cfg, self.spec)
-        measured, readings = measured[: len(runners)], measured[len(runners) :]
-        if self.baseline is None:
-            self.baseline = readings
-        statistic = self.cfg.statistic
-        factor = float(np.median([b.value(statistic) / r.value(statistic)
-                                  for b, r in zip(self.baseline, readings, strict=True)]))
-        return [m.scaled(factor) for m in measured], factor
-
-
-def _arch_runner(backend: Backend, supernet: Supernet, space: SearchSpace, arch: Arch, num_classes: int) -> Runner:
-    first = arch_blocks(space, arch, num_classes)[0]
-    return backend.prepare(supernet.extract(arch), first.input_shape(backend.spec.batch_size))
-
-
-def measure_runner(runner: Runner, cfg: LatencyConfig, device: DeviceSpec) -> Measurement:
-    return measure(runner, cfg.warmup, cfg.repeats, cfg.max_cv, cfg.min_time_s, CLOCKS[device.clock])
-
-
-def measure_runners(runners: list[Runner], cfg: LatencyConfig, device: DeviceSpec) -> list[Measurement]:
-    """Several runners timed interleaved over ``cfg.rounds`` rounds."""
-    rng = np.random.default_rng([cfg.seed, INTERLEAVE_STREAM, len(runners)])
-    return measure_interleaved(runners, cfg.rounds, cfg.warmup, cfg.repeats, cfg.min_time_s,
-                               CLOCKS[device.clock], cfg.statistic, rng, cfg.target_ci)
-
-
-def _measure_group(
-    runners: list[Runner], cfg: LatencyConfig, device: DeviceSpec, reference: SpeedReference | None
-) -> tuple[list[Measurement], float]:
-    """One group timed interleaved, scaled by ``reference`` if given; and the factor applied."""
-    if reference is None:
-        return measure_runners(runners, cfg, device), 1.0
-    return reference.measure(runners)
-
-
 def calibration_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
     """The smallest and largest subnets (they pin the line's ends), then random distinct ones."""
     fixed = [space.smallest(), space.largest()][: min(n, 2)]
     return fixed + sample_archs(space, n - len(fixed), np.random.default_rng([seed, CALIBRATION_STREAM]), fixed)
-
-
-def sample_archs(
-    space: SearchSpace, n: int, rng: np.random.Generator, exclude: list[Arch] | None = None
-) -> list[Arch]:
-    """``n`` distinct random archs, none of them in ``exclude``."""
-    seen = {a.id for a in exclude or []}
-    archs: list[Arch] = []
-    for _ in range(100 * n + 100):
-        if len(archs) == n:
-            break
-        arch = space.sample(rng)
-        if arch.id not in seen:
-            seen.add(arch.id)
-            archs.append(arch)
-    if len(archs) < n:
-        raise ValueError(f"the space has fewer than {n} distinct archs to sample")
-    return archs
 
 
 def _resume(partial_path: Path, header: TableHeader) -> PartialTable:
@@ -293,7 +158,7 @@ def _measure_blocks(
         for start in range(0, len(todo), GROUP_SIZE):
             group = todo[start : start + GROUP_SIZE]
             runners = [backend.prepare(build_block(spec), spec.input_shape(batch)) for spec in group]
-            measured, _ = _measure_group(runners, cfg, backend.spec, reference)
+            measured, _ = measure_group(runners, cfg, backend.spec, reference)
             if reference is not None:
                 state = state.model_copy(update={"reference": reference.baseline})
             for spec, latency in zip(group, measured, strict=True):

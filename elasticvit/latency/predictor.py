@@ -16,8 +16,8 @@ import numpy as np
 from elasticvit.latency.correction import compute_ms
 from elasticvit.latency.devices import DeviceSpec
 from elasticvit.latency.lut import LatencyTable, MissingBlockError, TableMismatchError
-from elasticvit.model.blocks import arch_blocks, space_blocks
 from elasticvit.space import Arch, SearchSpace
+from elasticvit.space.specs import arch_blocks, space_blocks
 
 CACHE_LIMIT = 200_000
 """Cached archs before the cache is cleared (a float per arch; bounds memory in long searches)."""

@@ -13,10 +13,10 @@ from tqdm.auto import tqdm
 from elasticvit.config.experiment import LatencyConfig
 from elasticvit.layout import validation_path
 from elasticvit.latency.backends import get_backend
-from elasticvit.latency.collect import VALIDATION_STREAM, SpeedReference, measure_archs, sample_archs
 from elasticvit.latency.devices import DeviceSpec
 from elasticvit.latency.lut import LatencyTableError
 from elasticvit.latency.predictor import LatencyPredictor
+from elasticvit.latency.timing import VALIDATION_STREAM, SpeedReference, measure_archs, sample_archs
 from elasticvit.model import Supernet
 from elasticvit.space import SearchSpace
 from elasticvit.utils.atomic import write_json

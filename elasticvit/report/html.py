@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from elasticvit.baselines.compare import ComparisonRow, ParetoPoint, row_cells
-from elasticvit.export.stage import ExportedModel
+from elasticvit.export.run import ExportedModel
 from elasticvit.report.breakdown import FIXED, LatencyBreakdown, Split, parts
 
 if TYPE_CHECKING:

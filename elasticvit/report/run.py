@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from elasticvit.baselines.compare import Comparison, DevicePareto
 from elasticvit.baselines.records import BaselineResult
 from elasticvit.baselines.plots import plot_pareto
-from elasticvit.export.stage import ExportedModel, ExportReport
+from elasticvit.export.run import ExportedModel, ExportReport
 from elasticvit.latency.predictor import LatencyPredictor
 from elasticvit.report.breakdown import LatencyBreakdown, latency_breakdown
 from elasticvit.report.figures import plot_breakdown, plot_training_curve

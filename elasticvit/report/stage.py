@@ -13,13 +13,13 @@ from pathlib import Path
 from elasticvit.baselines.compare import Comparison, compare_all
 from elasticvit.baselines.records import BaselineResult
 from elasticvit.config.experiment import ExperimentConfig
-from elasticvit.export.stage import ExportReport
+from elasticvit.export.run import ExportReport
 from elasticvit.layout import table_path
 from elasticvit.latency.predictor import LatencyPredictor
 from elasticvit.latency.registry import experiment_devices
 from elasticvit.report.history import TrainingCurve
 from elasticvit.report.run import RunReport, build_run_report, write_run_report
-from elasticvit.search.device import DeviceSearchResult
+from elasticvit.search.driver import DeviceSearchResult
 from elasticvit.space import load_space
 from elasticvit.training.checkpoint import HISTORY_NAME
 

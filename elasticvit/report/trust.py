@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from elasticvit.export.stage import ExportReport
+from elasticvit.export.run import ExportReport
 from elasticvit.report.history import TrainingCurve
 
 STILL_RISING_PTS = 2.0

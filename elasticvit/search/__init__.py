@@ -3,7 +3,7 @@ shared across devices, Pareto fronts. See docs/search.md."""
 
 from elasticvit.search.cache import CacheContext, Evaluation, EvaluationCache
 from elasticvit.search.constraints import Constraint, InfeasibleBudgetError
-from elasticvit.search.device import (
+from elasticvit.search.driver import (
     BudgetResult,
     CloudPoint,
     DeviceSearchResult,

@@ -9,7 +9,7 @@ from pathlib import Path
 # A bare Figure renders with Agg and never touches pyplot's global backend or a display.
 from matplotlib.figure import Figure
 
-from elasticvit.search.device import DeviceSearchResult
+from elasticvit.search.driver import DeviceSearchResult
 from elasticvit.utils.atomic import write_bytes
 
 

@@ -3,7 +3,7 @@
 An arch runs as a sequence of blocks (``arch_blocks``): the first conv, one block per stem layer,
 one per MBConv layer, and for each transformer stage its opening downsample MBConv followed by one
 block per attention+MLP layer, then the head. Every block takes and returns an NCHW tensor, so each
-can be built and timed on its own (``elasticvit.model.blocks.build_block``) and an arch's latency is
+can be built and timed on its own (``elasticvit.nn.static.build_block``) and an arch's latency is
 the sum of its blocks' plus per-call overheads.
 
 ``BlockSpec.key`` is ``kind`` then the kind's fields as ``<letter(s)><value>``, joined by ``-``:

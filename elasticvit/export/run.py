@@ -27,7 +27,7 @@ from elasticvit.export.standalone import standalone_subnet
 from elasticvit.latency import LatencyPredictor
 from elasticvit.latency.registry import experiment_devices
 from elasticvit.model import Supernet
-from elasticvit.search.device import BudgetResult, DeviceSearchResult
+from elasticvit.search.driver import BudgetResult, DeviceSearchResult
 from elasticvit.search.scoring import ScoringData, scoring_data, top1, torch_threads
 from elasticvit.space import Arch, SearchSpace
 from elasticvit.training.checkpoint import load_supernet

@@ -22,7 +22,7 @@ from elasticvit.latency.registry import device_spec
 from elasticvit.latency.validate import check_trusted
 from elasticvit.model import Supernet
 from elasticvit.search.cache import CacheContext, EvaluationCache
-from elasticvit.search.device import (
+from elasticvit.search.driver import (
     DeviceSearchResult,
     SearchCallback,
     budget_range,
