@@ -135,7 +135,8 @@ CASES: dict[str, Case] = {
     "latency validate without a table": lambda t: (["latency", "validate", "-d", "torch-cpu-1t", "--no-progress",
                                                     *_outputs(t)], "latency"),
     "search on a noisy latency table": lambda t: (
-        ["search", "-d", "torch-cpu-1t", *_outputs(t)], "--allow-noisy-latency"),
+        ["search", "-d", "torch-cpu-1t", *_outputs(t), "-s", "search.allow_noisy_latency=false"],
+        "--allow-noisy-latency"),
     "latency table that is not JSON": lambda t: (
         ["latency", "validate", "-d", "torch-cpu-1t", "--no-progress", *_outputs(t)], "table.json"),
     # search and export

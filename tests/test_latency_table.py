@@ -279,7 +279,8 @@ def test_search_refuses_a_noisy_table_before_loading_anything(tmp_path: Path) ->
     from elasticvit.search.run import run_search
 
     cfg = load_config("quickstart", [f"latency.output_dir={tmp_path / 'latency'}", f"search.output_dir={tmp_path / 'search'}",
-                                     f"training.output_dir={tmp_path / 'no-supernet'}"])
+                                     f"training.output_dir={tmp_path / 'no-supernet'}",
+                                     "search.allow_noisy_latency=false"])  # the quickstart allows it
     table = tmp_path / "latency" / "torch-cpu-1t" / "table.json"
     table.parent.mkdir(parents=True)
     table.write_text("{}")
