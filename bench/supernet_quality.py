@@ -140,13 +140,11 @@ def main(argv: list[str] | None = None) -> None:
     data_dir = prepare_shared_cifar(work / "data", args.data, per_class=scale.per_class)
     cfg = load_config(args.config, [*scale.overrides, *args.overrides])
     reference_cfg = load_config(args.config, [*scale.overrides, *args.overrides, *args.standalone_overrides])
-    run_key = stable_hash(cfg.training.model_dump(mode="json", exclude={"output_dir"})
-                          | {"sampling": cfg.sampling.model_dump(mode="json"),
-                             "space": load_space(cfg.space.name).hash}, length=10)
-    run_dir = work / run_key
+    key = run_key(cfg)
+    run_dir = work / key
     # the full run's small records live in the repository, so a later sitting (a fresh clone) can
     # add the standalone trainings without retraining the supernet
-    records = RECORDS / run_key if not args.quick else run_dir
+    records = RECORDS / key if not args.quick else run_dir
     training = train(cfg, data_dir, run_dir, records)
     if args.part == "train":
         return
@@ -167,6 +165,13 @@ def main(argv: list[str] | None = None) -> None:
     write_bytes(RESULTS / f"{name}.png", plot(report))
     write_text(RESULTS / f"{name}.md", markdown(report))
     log.info("\n%s", markdown(report))
+
+
+def run_key(cfg: ExperimentConfig) -> str:
+    """The supernet run's cache key: what its training reads (recipe, sampler, space), not where it writes."""
+    return stable_hash(cfg.training.model_dump(mode="json", exclude={"output_dir"})
+                       | {"sampling": cfg.sampling.model_dump(mode="json"),
+                          "space": load_space(cfg.space.name).hash}, length=10)
 
 
 def train(cfg: ExperimentConfig, data_dir: Path, run_dir: Path, records: Path) -> dict:

@@ -20,8 +20,11 @@ from elasticvit.utils.atomic import write_bytes
 _BASELINE_MARKERS = "DsP^vX"
 
 
-def plot_pareto(pareto: DevicePareto, path: str | os.PathLike[str]) -> Path:
-    """Write a PNG atomically: grey evaluated subnets, their front, stars for chosen ones, baselines."""
+def plot_pareto(pareto: DevicePareto, path: str | os.PathLike[str], accuracy_label: str = "val top-1 (%)") -> Path:
+    """Write a PNG atomically: grey evaluated subnets, their front, stars for chosen ones, baselines.
+
+    ``accuracy_label`` names the accuracy the points carry (a benchmark may report test top-1).
+    """
     fig = Figure(figsize=(6.5, 4.5), dpi=120)
     ax = fig.subplots()
     by_name = {p.name: p for p in pareto.subnets}
@@ -38,8 +41,9 @@ def plot_pareto(pareto: DevicePareto, path: str | os.PathLike[str]) -> Path:
         ax.scatter([b.latency_ms], [100 * b.accuracy], marker=_BASELINE_MARKERS[i % len(_BASELINE_MARKERS)], s=70,
                    color="black", zorder=4, label=f"baseline {b.name}")
         ax.annotate(b.name, (b.latency_ms, 100 * b.accuracy), xytext=(5, 4), textcoords="offset points", fontsize=7)
-    ax.set(xlabel=f"latency on {pareto.device} (ms; measured for stars and baselines, else predicted)",
-           ylabel="val top-1 (%)")
+    timing = "all measured end to end" if all(p.measured for p in pareto.points) else \
+        "measured for stars and baselines, else predicted"
+    ax.set(xlabel=f"latency on {pareto.device} (ms; {timing})", ylabel=accuracy_label)
     ax.set_title(f"{pareto.device}: searched subnets vs baselines", fontsize=9)
     ax.legend(loc="lower right", fontsize=7)
     buffer = io.BytesIO()

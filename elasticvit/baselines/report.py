@@ -22,9 +22,14 @@ def comparison_dir(output_dir: str | os.PathLike[str]) -> Path:
     return Path(output_dir) / "comparison"
 
 
-def write_report(comparison: Comparison, out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Write ``comparison.json``, ``comparison.md`` and ``<device>.png`` into ``out_dir``; return the paths."""
+def write_report(
+    comparison: Comparison, out_dir: str | os.PathLike[str], accuracy: str = "val top-1"
+) -> list[Path]:
+    """Write ``comparison.json``, ``comparison.md`` and ``<device>.png`` into ``out_dir``; return the paths.
+
+    ``accuracy`` names what the comparison's accuracies are, in the table's header and on the plots' axis.
+    """
     out = Path(out_dir)
-    paths = [comparison.save(out / COMPARISON_JSON), write_text(out / COMPARISON_MD, markdown_table(comparison.rows))]
-    paths += [plot_pareto(p, out / f"{p.device}.png") for p in comparison.paretos]
+    paths = [comparison.save(out / COMPARISON_JSON), write_text(out / COMPARISON_MD, markdown_table(comparison.rows, accuracy))]
+    paths += [plot_pareto(p, out / f"{p.device}.png", f"{accuracy} (%)") for p in comparison.paretos]
     return paths

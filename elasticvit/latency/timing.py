@@ -44,7 +44,7 @@ def measure_arch(
     cfg: LatencyConfig,
 ) -> Measurement:
     """End-to-end latency of the subnet ``arch`` extracted as a static model."""
-    return measure_runner(_arch_runner(backend, supernet, space, arch, num_classes), cfg, backend.spec)
+    return measure_runner(arch_runner(backend, supernet, space, arch, num_classes), cfg, backend.spec)
 
 
 def measure_archs(
@@ -62,7 +62,7 @@ def measure_archs(
     measured: list[tuple[Measurement, float]] = []
     for start in range(0, len(archs), GROUP_SIZE):
         group = archs[start : start + GROUP_SIZE]
-        runners = [_arch_runner(backend, supernet, space, a, num_classes) for a in group]
+        runners = [arch_runner(backend, supernet, space, a, num_classes) for a in group]
         values, factor = measure_group(runners, cfg, backend.spec, reference)
         measured += [(m, factor) for m in values]
         if progress is not None:
@@ -108,7 +108,7 @@ class SpeedReference:
         if not cfg.speed_reference:
             return None
         archs = sample_archs(space, REFERENCE_ARCHS, np.random.default_rng([cfg.seed, REFERENCE_STREAM]))
-        return cls([_arch_runner(backend, supernet, space, a, num_classes) for a in archs], cfg, backend.spec, baseline)
+        return cls([arch_runner(backend, supernet, space, a, num_classes) for a in archs], cfg, backend.spec, baseline)
 
     def measure(self, runners: list[Runner]) -> tuple[list[Measurement], float]:
         """Time ``runners`` with the reference among them; their measurements scaled, and the factor."""
@@ -122,7 +122,8 @@ class SpeedReference:
         return [m.scaled(factor) for m in measured], factor
 
 
-def _arch_runner(backend: Backend, supernet: Supernet, space: SearchSpace, arch: Arch, num_classes: int) -> Runner:
+def arch_runner(backend: Backend, supernet: Supernet, space: SearchSpace, arch: Arch, num_classes: int) -> Runner:
+    """The subnet ``arch`` extracted as a static model and prepared on ``backend`` at its batch size."""
     first = arch_blocks(space, arch, num_classes)[0]
     return backend.prepare(supernet.extract(arch), first.input_shape(backend.spec.batch_size))
 
