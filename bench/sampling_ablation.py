@@ -59,6 +59,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"
 RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "artifacts" / "bench" / "sampling"
+RECORDS = RESULTS / "sampling_ablation_records"
+"""Each finished run's evaluation (small JSON), committed: a fresh clone reports without retraining."""
 CONFIG = "cifar10"
 STRATEGIES = ("uniform", "complexity", "performance")
 UNIFORM_RANDOM = 1  # sandwich: largest + this many random + smallest
@@ -111,22 +113,26 @@ def main(argv: list[str] | None = None) -> None:
     data_dir = prepare_data(args.data, work / "data", per_class=30 if args.quick else None)
     runs = [(s, seed) for s in STRATEGIES for seed in budget.seeds]
     chosen = parse_runs(args.runs) if args.runs else runs
+    # a quick run's records stay with its work files; the real ones are committed
+    records = work / "records" if args.quick else RECORDS / tag / f"e{budget.epochs}"
     for strategy, seed in chosen:
-        run_strategy(strategy, seed, budget, data_dir, work)
-    outcomes = {run: cached_outcome(work, *run) for run in runs}
+        run_strategy(strategy, seed, budget, data_dir, work, records)
+    outcomes = {run: cached_outcome(records, *run) for run in runs}
     missing = [f"{s}:{seed}" for (s, seed), o in outcomes.items() if o is None]
     if missing:
         log.info("report not written: runs still to do: %s", ",".join(missing))
         return
     report = build_report(budget, outcomes)
+    # a quick run's report stays with its work files: its numbers mean nothing
     name = {"quick": "sampling_ablation_quick", "cpu": "sampling_ablation"}.get(tag, f"sampling_ablation_{tag}")
-    write_json(RESULTS / f"{name}.json", report)
+    out = work if args.quick else RESULTS
+    write_json(out / f"{name}.json", report)
     plot_accuracy_vs_macs(
         {f"{s} (seed {seed})": o.frontier for (s, seed), o in outcomes.items()},
-        RESULTS / f"{name}.png",
+        out / f"{name}.png",
         title=f"best subnet under each MACs target, {budget.epochs} epochs of the shipped recipe",
     )
-    write_text(RESULTS / f"{name}.md", markdown_table(report))
+    write_text(out / f"{name}.md", markdown_table(report))
     log.info("\n%s", markdown_table(report))
 
 
@@ -160,14 +166,16 @@ class RunOutcome(BaseModel):
     evals: list[SubnetEval]
 
 
-def cached_outcome(work: Path, strategy: str, seed: int) -> RunOutcome | None:
-    cached = work / f"{strategy}-seed{seed}" / "bench_eval.json"
+def cached_outcome(records: Path, strategy: str, seed: int) -> RunOutcome | None:
+    cached = records / f"{strategy}-seed{seed}.json"
     return RunOutcome.model_validate_json(cached.read_text()) if cached.exists() else None
 
 
-def run_strategy(strategy: str, seed: int, budget: Budget, data_dir: Path, work: Path) -> RunOutcome:
+def run_strategy(
+    strategy: str, seed: int, budget: Budget, data_dir: Path, work: Path, records: Path
+) -> RunOutcome:
     """Train (or resume) one supernet, then evaluate the fixed subnet set on it."""
-    cached = cached_outcome(work, strategy, seed)
+    cached = cached_outcome(records, strategy, seed)
     if cached is not None:
         return cached
     out = work / f"{strategy}-seed{seed}"
@@ -191,7 +199,7 @@ def run_strategy(strategy: str, seed: int, budget: Budget, data_dir: Path, work:
         scoring_forwards=result.scoring_forwards,
     )
     outcome = RunOutcome(summary=summary, frontier=frontier, evals=evals)
-    write_text(out / "bench_eval.json", outcome.model_dump_json(indent=1))
+    write_text(records / f"{strategy}-seed{seed}.json", outcome.model_dump_json(indent=1))
     return outcome
 
 
