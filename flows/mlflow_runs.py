@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlencode
+
 from mlflow.tracking import MlflowClient
 from prefect.artifacts import create_markdown_artifact
 
@@ -26,13 +28,35 @@ def close_parent_run(run_id: str, status: str = "FINISHED") -> None:
     MlflowClient().set_terminated(run_id, status=status)
 
 
-def runs_url(cfg: ExperimentConfig, run_id: str | None = None) -> str | None:
-    """The MLflow UI's runs table of the experiment (or one run's page); None without an HTTP server."""
+COMPARED_RUNS = "tags.latency_source LIKE '%'"
+"""The runs that compare: one per (device, budget) subnet and one per (baseline, device), both
+tagged ``latency_source`` and logging ``tasks.tracking.COMPARABLE_METRICS``. (Not ``IS NOT NULL``:
+the UI takes a filter without a comparison operator it knows for a run-name search.)"""
+
+UI_QUERY = {"workflowType": "machine_learning", "compareRunsMode": "TABLE"}
+"""MLflow 3's UI opens an experiment in the view of the browser's last "workflow type" (GenAI apps
+by default, whatever the experiment's kind tag says) unless the address names one; these pin the
+machine-learning view and the runs table (not its charts)."""
+
+
+def runs_url(cfg: ExperimentConfig, run_id: str | None = None, device: str | None = None) -> str | None:
+    """The MLflow UI's runs table of the experiment, or one run's page; None without an HTTP server.
+
+    The table shows the subnets' and baselines' runs (of ``device`` only, when given), best
+    ``test_accuracy`` first. Which columns it shows is the browser's choice (MLflow keeps it in the
+    browser's local storage, not in the address): add ``test_accuracy``, ``latency_ms`` and ``macs``
+    under "Columns" once.
+    """
     uri = Settings().tracking_uri
     if not uri.startswith("http"):
         return None
     experiment = MlflowClient().get_experiment_by_name(cfg.tracking.experiment)
-    return f"{uri.rstrip('/')}/#/experiments/{experiment.experiment_id}/runs" + (f"/{run_id}" if run_id else "")
+    base = f"{uri.rstrip('/')}/#/experiments/{experiment.experiment_id}/runs"
+    if run_id:
+        return f"{base}/{run_id}?{urlencode({'workflowType': UI_QUERY['workflowType']})}"
+    search = COMPARED_RUNS + (f" and tags.device = '{device}'" if device else "")
+    query = {**UI_QUERY, "searchFilter": search, "orderByKey": "metrics.`test_accuracy`", "orderByAsc": "false"}
+    return f"{base}?{urlencode(query, quote_via=quote)}"
 
 
 def link_run_artifact(cfg: ExperimentConfig, run_id: str, key: str, summary_md: str = "") -> None:

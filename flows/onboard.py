@@ -13,6 +13,7 @@ from elasticvit.latency.registry import experiment_devices
 from elasticvit.latency.validate import ValidationReport
 from elasticvit.layout import RESULT_NAME, baseline_dir, search_result_path, table_path, validation_path
 from flows.latency import latency_device
+from flows.mlflow_runs import runs_url
 from flows.search import search_device_flow
 from flows.summary import chosen_rows, summary_markdown, with_baselines
 from tasks.baselines import compare_baselines_task, time_baseline_task
@@ -68,6 +69,8 @@ def onboard_device(
     done("baselines", mark)
     rows = with_baselines(chosen_rows([searched.export]), baselines)
     print(f"onboard {device}: finished in {time.perf_counter() - started:.0f} s\n{summary_markdown(rows)}")
+    if url := runs_url(cfg, device=device):
+        print(f"onboard {device}: MLflow runs (subnets and baselines) {url}")
     return OnboardResult(
         device=device,
         rows=rows,

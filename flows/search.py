@@ -9,7 +9,7 @@ from __future__ import annotations
 from prefect import flow
 
 from elasticvit.config import load_config
-from flows.mlflow_runs import link_run_artifact
+from flows.mlflow_runs import link_run_artifact, runs_url
 from tasks.caching import refresh_if_missing
 from tasks.export import export_device, export_marker
 from tasks.latency import table_record
@@ -44,4 +44,6 @@ def search_device_flow(
         cfg, device, data, supernet, found, parent_run_id=parent_run_id
     )
     link_run_artifact(cfg, found.mlflow_run_id, f"search-{device}", f"registered model `{exported.registered_model}`")
+    if url := runs_url(cfg, device=device):  # the device's subnets beside its baselines
+        print(f"{device}: MLflow runs {url}")
     return DeviceResult(device=device, search=found, export=exported)

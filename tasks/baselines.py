@@ -34,7 +34,7 @@ from elasticvit.utils.hashing import sha256_file
 from tasks.caching import input_key
 from tasks.records import BaselineRecord, ComparisonRecord
 from tasks.retries import retry_unless_bad_input
-from tasks.tracking import common_tags, comparable_metrics, log_flat_params, stage_run
+from tasks.tracking import LATENCY_SOURCE_TAG, common_tags, comparable_metrics, log_flat_params, stage_run
 from tasks.train import MlflowCallback
 
 LOG_EVERY_STEPS = 20
@@ -116,9 +116,11 @@ def time_baseline_task(
 
 
 def log_device_run(cfg: ExperimentConfig, result: BaselineResult, device: str, tags: dict[str, str]) -> None:
-    """One nested run per (baseline, device) holding the figures under the subnets' metric names."""
+    """One nested run per (baseline, device) holding the figures under the subnets' metric names
+    (``latency_ms`` is always measured: a baseline has no latency table)."""
+    run_tags = {**tags, "device": device, LATENCY_SOURCE_TAG: "measured"}
     with mlflow.start_run(run_name=f"baseline-{result.model}-{device}", nested=True,
-                          tags=common_tags(cfg, "baseline-device", {**tags, "device": device})):
+                          tags=common_tags(cfg, "baseline-device", run_tags)):
         mlflow.log_metrics(comparable_metrics(result.test_accuracy, result.val_accuracy,
                                               result.latency_ms(device), result.macs, result.params))
 

@@ -1,13 +1,18 @@
 """Prefect task for the ``export`` stage: export a device's chosen subnets and register each in MLflow.
 
-Every exported arch becomes a version of the registered model ``<config name>-<device>`` (the
-device's name, kept apart per experiment config), tagged with its arch, the budgets it serves,
+Each (device, budget) subnet has one MLflow run, opened by the search (``tasks.search``); the export
+adds the test accuracy, the ONNX check and (in the tightest budget's run of each distinct arch) the
+logged ONNX model to it, so the run holds every figure under the names the baselines' per-device
+runs use. Every exported arch becomes a version of the registered model ``<config name>-<device>``
+(the device's name, kept apart per experiment config), tagged with its arch, the budgets it serves,
 latency, accuracy, supernet run and data version, so the registry lists devices and budgets side
-by side; its run logs the same metric names as the baselines' per-device runs.
+by side.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +20,7 @@ import mlflow
 import mlflow.onnx
 import onnx
 from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
 from prefect import task
 from prefect.context import TaskRunContext
 
@@ -25,7 +31,7 @@ from elasticvit.layout import exports_path
 from tasks.caching import input_key
 from tasks.records import ExportRecord, PreparedData, SearchRecord, SupernetRecord
 from tasks.retries import retry_unless_bad_input
-from tasks.tracking import common_tags, comparable_metrics, stage_run
+from tasks.tracking import SUBNET_STAGE, common_tags, stage_run, subnet_metrics, subnet_tags
 
 
 def registered_model_name(cfg: ExperimentConfig, device: str) -> str:
@@ -68,7 +74,8 @@ def export_device(
         report = run_export(cfg, device, supernet_path=supernet.checkpoint, data_dir=data.data_dir,
                             supernet_run_id=supernet.mlflow_run_id)
         mlflow.log_artifact(str(export_marker(cfg, device)), artifact_path="export")
-        versions = [register(cfg, same, supernet.mlflow_run_id, data.data_version)
+        runs = {b.budget_ms: b.mlflow_run_id for b in search.budgets}
+        versions = [register(cfg, same, runs, supernet.mlflow_run_id, data.data_version)
                     for same in by_arch(report.models)]
     return ExportRecord(
         device=device,
@@ -91,23 +98,26 @@ def by_arch(models: list[ExportedModel]) -> list[list[ExportedModel]]:
 
 
 def register(
-    cfg: ExperimentConfig, same: list[ExportedModel], supernet_run_id: str | None, data_version: str
+    cfg: ExperimentConfig,
+    same: list[ExportedModel],
+    run_ids: Mapping[float, str | None],
+    supernet_run_id: str | None,
+    data_version: str,
 ) -> ModelVersion:
-    """Log one exported subnet (ONNX flavour, with its checkpoint and card) in a run of its own and
-    register it as a version of the device's model, tagged with every budget it serves.
+    """Complete each budget's subnet run (``run_ids``, the search's runs per budget) with the export's
+    figures, log the arch (ONNX flavour, with its checkpoint and card) in the tightest budget's run
+    and register it there as a version of the device's model, tagged with every budget it serves.
 
-    The run's metrics carry the names the per-device baseline runs use (``COMPARABLE_METRICS``;
+    A run's metrics carry the names the per-device baseline runs use (``COMPARABLE_METRICS``;
     ``latency_ms`` is the device's measurement when the search timed it, else the table's
-    prediction); the version's tags are what the registry UI compares.
+    prediction, as its ``latency_source`` tag says); the version's tags are what the registry UI
+    compares. A budget whose run is unknown or gone (a tracking store wiped after the search was
+    cached) gets a fresh run with the same tags and figures.
     """
     model = same[0]
     budgets = ",".join(f"{m.budget_ms:.4f}" for m in same)
-    latency = model.measured_ms if model.measured_ms is not None else model.predicted_ms
     tags = {
-        "kind": "subnet",
-        "arch_id": model.arch_id,
-        "device": model.device,
-        "budget_ms": f"{model.budget_ms:.4f}",
+        **subnet_tags(model.device, model.budget_ms, model.arch_id, model.measured_ms),
         "budgets_ms": budgets,
         "latency_predicted_ms": f"{model.predicted_ms:.4f}",
         "latency_measured_ms": "" if model.measured_ms is None else f"{model.measured_ms:.4f}",
@@ -116,11 +126,8 @@ def register(
         "supernet_run_id": supernet_run_id,
         "data_version": data_version,
     }
-    with mlflow.start_run(run_name=model.name, nested=True, tags=common_tags(cfg, "export-model", tags)):
-        mlflow.log_metrics({
-            **comparable_metrics(model.test_accuracy, model.val_accuracy, latency, model.macs, model.params),
-            "latency_predicted_ms": model.predicted_ms, "onnx_max_abs_diff": model.onnx_max_abs_diff,
-        })
+    run_tags = {"supernet_run_id": supernet_run_id, "data_version": data_version, "budgets_ms": budgets}
+    with subnet_run(cfg, model, run_ids.get(model.budget_ms), run_tags):
         info = mlflow.onnx.log_model(
             onnx.load(str(model.onnx)), name="model",
             extra_files=[str(model.checkpoint), str(model.card), str(model.card.with_suffix(".json"))],
@@ -128,5 +135,44 @@ def register(
             # subprocess, which took minutes per model on a loaded 2-core machine
             pip_requirements=mlflow.onnx.get_default_pip_requirements(),
         )
-    return mlflow.register_model(info.model_uri, registered_model_name(cfg, model.device),
-                                 tags={**tags, "config_hash": config_hash(cfg)})
+        version = mlflow.register_model(info.model_uri, registered_model_name(cfg, model.device),
+                                         tags={**tags, "config_hash": config_hash(cfg)})
+        served = {"registered_model": version.name, "registered_version": str(version.version)}
+        mlflow.set_tags(served)
+    for looser in same[1:]:  # the same arch chosen for a looser budget: figures and a pointer to the version
+        with subnet_run(cfg, looser, run_ids.get(looser.budget_ms), {**run_tags, **served}):
+            pass
+    return version
+
+
+@contextlib.contextmanager
+def subnet_run(
+    cfg: ExperimentConfig, model: ExportedModel, run_id: str | None, tags: Mapping[str, Any]
+) -> Iterator[mlflow.ActiveRun]:
+    """The (device, budget) subnet's run, reopened (or opened, when the search's is unknown or gone)
+    with the export's figures and ``tags`` added; figures the search already logged are not logged twice."""
+    subnet = subnet_tags(model.device, model.budget_ms, model.arch_id, model.measured_ms)
+    if run_id is not None and _usable(run_id):
+        context = mlflow.start_run(run_id=run_id, nested=True)
+    else:
+        context = mlflow.start_run(run_name=model.name, nested=True, tags=common_tags(cfg, SUBNET_STAGE, subnet))
+    with context as run:
+        mlflow.set_tags({**subnet, **{k: str(v) for k, v in tags.items() if v is not None}})
+        figures = subnet_metrics(model.val_accuracy, model.measured_ms, model.predicted_ms, model.macs,
+                                 model.params, test_accuracy=model.test_accuracy)
+        mlflow.log_metrics({
+            **{k: v for k, v in figures.items() if k not in run.data.metrics},
+            "standalone_val_accuracy": model.standalone_val_accuracy, "onnx_max_abs_diff": model.onnx_max_abs_diff,
+        })
+        yield run
+
+
+def _usable(run_id: str) -> bool:
+    """Whether the run exists, is not deleted and is in the export run's experiment (where MLflow reopens it)."""
+    try:
+        run = mlflow.MlflowClient().get_run(run_id)
+    except MlflowException:  # e.g. a tracking store wiped since the search was cached
+        return False
+    active = mlflow.active_run()
+    same_experiment = active is None or run.info.experiment_id == active.info.experiment_id
+    return run.info.lifecycle_stage == "active" and same_experiment

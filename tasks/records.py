@@ -23,7 +23,7 @@ from elasticvit.utils.hashing import sha256_file
 if TYPE_CHECKING:  # only for annotations: importing it here would load torch for every record user
     from elasticvit.baselines import BaselineResult
 
-RECORDS_VERSION = 1
+RECORDS_VERSION = 2
 """Part of every stage's cache key (``tasks.caching.input_key``). Prefect serves a cached task's
 persisted result as it was pickled, so a result stored in an older shape (the dicts before these
 records) would reach code that expects the new one: bump this whenever a record's fields change."""
@@ -106,6 +106,9 @@ class ChosenBudget(Record):
     budget_ms: float
     arch_id: str
     val_accuracy: float
+    mlflow_run_id: str | None = None
+    """The subnet's run (``kind=subnet``, nested under the search run), which the export completes;
+    None when unknown (the export then opens the subnet's run itself)."""
 
 
 class SearchRecord(Record):

@@ -1,4 +1,5 @@
-"""Prefect task for the ``search`` stage: one device's search as an MLflow run, one child run per budget."""
+"""Prefect task for the ``search`` stage: one device's search as an MLflow run, one child run per budget
+(the chosen subnet's run, which the export completes)."""
 
 from __future__ import annotations
 
@@ -16,15 +17,23 @@ from elasticvit.search.run import run_search
 from tasks.caching import input_key
 from tasks.records import ChosenBudget, LatencyTableRecord, PreparedData, SearchRecord, SupernetRecord
 from tasks.retries import retry_unless_bad_input
-from tasks.tracking import log_flat_params, run_logger, stage_run
+from tasks.tracking import (
+    SUBNET_STAGE, common_tags, log_flat_params, run_logger, stage_run, subnet_metrics, subnet_tags,
+)
 
 
 class MlflowSearchCallback(SearchCallback):
-    """Best accuracy per generation on the device's run; a nested run per chosen budget."""
+    """Best accuracy per generation on the device's run; a nested run per chosen budget.
 
-    def __init__(self, device: str, tags: dict[str, str]) -> None:
+    A budget's run is the subnet's one run (``kind=subnet``): the export task later adds its test
+    accuracy and ONNX model to it (``tasks.export``), so ``run_ids`` keeps each budget's run id.
+    """
+
+    def __init__(self, cfg: ExperimentConfig, device: str, tags: dict[str, str]) -> None:
+        self.cfg = cfg
         self.device = device
         self.tags = tags
+        self.run_ids: dict[float, str] = {}
 
     def on_generation(self, budget_ms: float, generation: int, best_accuracy: float, evaluations: int) -> None:
         prefix = f"budget_{budget_ms:.4g}ms"
@@ -34,20 +43,20 @@ class MlflowSearchCallback(SearchCallback):
     def on_budget(self, result: BudgetResult) -> None:
         logger = run_logger()
         (logger.info if result.within_budget is not False else logger.warning)("%s: %s", self.device, result.describe())
+        tags = {**self.tags, **subnet_tags(self.device, result.budget_ms, result.arch_id, result.measured_ms)}
         with mlflow.start_run(run_name=f"{self.device}-{result.budget_ms:.4g}ms", nested=True,
-                              tags={**self.tags, "stage": "search-budget", "arch_id": result.arch_id}):
+                              tags=common_tags(self.cfg, SUBNET_STAGE, tags)) as run:
             mlflow.log_params({"budget_ms": result.budget_ms, "arch_id": result.arch_id})
-            metrics = {
-                "val_accuracy": result.val_accuracy, "predicted_ms": result.predicted_ms,
-                "evaluations": result.evaluations, "measured": result.measured, "search_s": result.search_s,
-            }
-            optional = {"measured_ms": result.measured_ms, "macs": result.macs, "params": result.params,
-                        "within_budget": None if result.within_budget is None else float(result.within_budget)}
-            mlflow.log_metrics({**metrics, "rejected_over_budget": len(result.rejected),
-                                **{k: v for k, v in optional.items() if v is not None}})
+            search = {"evaluations": result.evaluations, "measured": result.measured, "search_s": result.search_s,
+                      "rejected_over_budget": len(result.rejected)}
+            if result.within_budget is not None:
+                search["within_budget"] = float(result.within_budget)
+            mlflow.log_metrics({**subnet_metrics(result.val_accuracy, result.measured_ms, result.predicted_ms,
+                                                 result.macs, result.params), **search})
             for generation, accuracy in enumerate(result.history):
                 mlflow.log_metric("best_val_accuracy", accuracy, step=generation)
             mlflow.log_dict(result.arch, "arch.json")
+        self.run_ids[result.budget_ms] = run.info.run_id
 
 
 def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
@@ -87,7 +96,7 @@ def search_device(
     with stage_run(cfg, "search", parent_run_id=parent_run_id, run_name=f"search-{device}", tags=tags) as run:
         log_flat_params("search", cfg.search)
         result = run_search(cfg, device, supernet_path=supernet.checkpoint, data_dir=data.data_dir,
-                            callback=MlflowSearchCallback(device, tags))
+                            callback=(callback := MlflowSearchCallback(cfg, device, tags)))
         mlflow.log_metrics({"measured": result.measured, "cache_hits": result.cache_hits, "search_s": result.search_s,
                             "front_size": len(result.front)})
         mlflow.log_artifact(str(search_result_path(cfg.search, device)), artifact_path="search")
@@ -96,6 +105,7 @@ def search_device(
         device=device,
         result=str(search_marker(cfg, device)),
         mlflow_run_id=run.info.run_id,
-        budgets=[ChosenBudget(budget_ms=b.budget_ms, arch_id=b.arch_id, val_accuracy=b.val_accuracy)
+        budgets=[ChosenBudget(budget_ms=b.budget_ms, arch_id=b.arch_id, val_accuracy=b.val_accuracy,
+                              mlflow_run_id=callback.run_ids.get(b.budget_ms))
                  for b in result.budgets],
     )

@@ -23,6 +23,9 @@ def configure_mlflow(cfg: ExperimentConfig, settings: Settings | None = None) ->
     """Point MLflow at the configured server and experiment; return the experiment name."""
     settings = settings or Settings()
     mlflow.set_tracking_uri(settings.tracking_uri)
+    # MLflow prints "View experiment at" <server>/#/experiments/<id> after every run, which MLflow 3's UI
+    # opens on its GenAI traces overview; the flows print the runs table's address instead
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     if settings.s3_endpoint_url:
         # MLflow's S3 artifact client reads the endpoint from this variable.
         os.environ.setdefault("MLFLOW_S3_ENDPOINT_URL", settings.s3_endpoint_url)
@@ -63,6 +66,42 @@ def comparable_metrics(
 ) -> dict[str, float]:
     figures = dict(zip(COMPARABLE_METRICS, (test_accuracy, val_accuracy, latency_ms, macs, params), strict=True))
     return {k: float(v) for k, v in figures.items() if v is not None}
+
+
+SUBNET_STAGE = "subnet"
+"""The ``stage`` tag of a (device, budget) subnet's run: opened by the search, completed by the export."""
+
+LATENCY_SOURCE_TAG = "latency_source"
+"""Tag saying where a run's ``latency_ms`` comes from: ``measured`` on the device, or ``predicted``
+by the device's latency table (a subnet the search did not time)."""
+
+
+def latency_source(measured_ms: float | None) -> str:
+    """What a subnet's ``latency_ms`` is: the device's measurement when there is one, else the table's prediction."""
+    return "measured" if measured_ms is not None else "predicted"
+
+
+def subnet_tags(device: str, budget_ms: float, arch_id: str, measured_ms: float | None) -> dict[str, str]:
+    """The tags of a (device, budget) subnet's run, beside ``common_tags`` (config_hash among them)."""
+    return {
+        "kind": "subnet", "device": device, "budget_ms": f"{budget_ms:.4f}", "arch_id": arch_id,
+        LATENCY_SOURCE_TAG: latency_source(measured_ms),
+    }
+
+
+def subnet_metrics(
+    val_accuracy: float,
+    measured_ms: float | None,
+    predicted_ms: float,
+    macs: int | None,
+    params: int | None,
+    test_accuracy: float | None = None,
+) -> dict[str, float]:
+    """A subnet run's figures under the baselines' names (``COMPARABLE_METRICS``), plus the table's
+    prediction as ``latency_predicted_ms``; ``test_accuracy`` arrives with the export."""
+    latency = measured_ms if measured_ms is not None else predicted_ms
+    return {**comparable_metrics(test_accuracy, val_accuracy, latency, macs, params),
+            "latency_predicted_ms": float(predicted_ms)}
 
 
 @contextlib.contextmanager

@@ -98,6 +98,7 @@ def test_baseline_task_records_a_tagged_nested_run(tmp_path: Path, data_dir: Pat
     figures = per_device[0].data.metrics
     assert set(figures) == set(COMPARABLE_METRICS) - ({"test_accuracy"} if "test_accuracy" not in run.data.metrics else set())
     assert figures["latency_ms"] == out.latency_ms["torch-cpu-1t"] and figures["val_accuracy"] == out.val_accuracy
+    assert per_device[0].data.tags["latency_source"] == "measured"
 
     search = make_search_result("torch-cpu-1t").save(tmp_path / "search" / "result.json")
     compared = compare_baselines_task.fn(cfg, [out.result], [str(search)], parent_run_id=parent)

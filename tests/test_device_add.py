@@ -104,8 +104,10 @@ def test_onboarding_a_new_device_times_the_baselines_and_extends_the_comparison(
 
     from elasticvit.baselines import BaselineResult, Budget, run_baseline
     from elasticvit.baselines.report import COMPARISON_JSON
+    from flows.mlflow_runs import COMPARED_RUNS
     from flows.onboard import onboard_device
     from flows.search import search_device_flow
+    from tasks.tracking import COMPARABLE_METRICS
 
     overrides = [
         *_overrides(stage_root), f"storage.artifacts_dir={stage_root / 'artifacts'}",
@@ -131,10 +133,18 @@ def test_onboarding_a_new_device_times_the_baselines_and_extends_the_comparison(
     assert {row["device"] for row in comparison["rows"]} >= {DEVICES[0], NEW["name"]}
     runs = mlflow.search_runs(experiment_names=[cfg.tracking.experiment],
                               filter_string=f"tags.device = '{NEW['name']}'", output_format="list")
-    kinds = {run.data.tags.get("kind") for run in runs}
-    assert {"subnet", "baseline"} <= kinds
-    metrics = [set(run.data.metrics) for run in runs if run.data.tags.get("kind") in ("subnet", "baseline")]
-    assert all({"test_accuracy", "val_accuracy", "latency_ms"} <= m for m in metrics)
+    # one run per chosen subnet (device, budget) and one per baseline on the device, with the same figures
+    subnets = [run for run in runs if run.data.tags.get("kind") == "subnet"]
+    baselines = [run for run in runs if run.data.tags.get("kind") == "baseline"]
+    assert len(subnets) == len(result.search.budgets) and len(baselines) == 1
+    assert {run.data.tags["budget_ms"] for run in subnets} == {f"{b.budget_ms:.4f}" for b in result.search.budgets}
+    assert all(set(run.data.metrics) >= set(COMPARABLE_METRICS) for run in subnets + baselines)
+    assert {run.data.tags["latency_source"] for run in baselines} == {"measured"}
+    assert all(run.data.tags["config_hash"] == config_hash(cfg) for run in subnets + baselines)
+    # what the printed runs table lists for the device: exactly those
+    compared = mlflow.search_runs(experiment_names=[cfg.tracking.experiment], output_format="list",
+                                  filter_string=f"{COMPARED_RUNS} and tags.device = '{NEW['name']}'")
+    assert sorted(run.info.run_id for run in compared) == sorted(run.info.run_id for run in subnets + baselines)
     # the table's run says whether its validation trusts it (the search refuses an untrusted one)
     from elasticvit.latency.validate import ValidationReport
     from elasticvit.layout import validation_path

@@ -200,11 +200,11 @@ def test_tasks_nest_runs_and_register_every_export(stage_root: Path, sqlite_trac
 
     from elasticvit.config.io import config_hash
     from elasticvit.utils.hashing import sha256_file
-    from flows.mlflow_runs import open_parent_run
-    from tasks.export import export_device, registered_model_name
+    from flows.mlflow_runs import COMPARED_RUNS, open_parent_run
+    from tasks.export import export_device, register, registered_model_name
     from tasks.records import LatencyTableRecord, PreparedData, SupernetRecord
     from tasks.search import search_device
-    from tasks.tracking import COMPARABLE_METRICS
+    from tasks.tracking import COMPARABLE_METRICS, stage_run
 
     # a fresh search folder: the task's run must measure, not only read result files
     cfg = _config(stage_root, output_dir=tmp_path / "search", export_dir=tmp_path / "export",
@@ -225,19 +225,42 @@ def test_tasks_nest_runs_and_register_every_export(stage_root: Path, sqlite_trac
     experiment = search_run.info.experiment_id
     # MLflow 3 opens the experiment on its runs table, not its GenAI traces page
     assert client.get_experiment(experiment).tags["mlflow.experimentKind"] == "custom_model_development"
-    children = client.search_runs([experiment], f"tags.mlflow.parentRunId = '{search_run.info.run_id}'")
-    assert sorted(c.data.params["budget_ms"] for c in children) == sorted(str(b.budget_ms) for b in searched.budgets)
-    assert all("val_accuracy" in c.data.metrics and "measured_ms" in c.data.metrics for c in children)
+    report = ExportReport.load(exported.exports)
+    by_budget = {f"{m.budget_ms:.4f}": m for m in report.models}
+
+    # one run per (device, budget) subnet: the search's child run, completed by the export
+    subnets = client.search_runs([experiment], f"tags.kind = 'subnet' and tags.device = '{device}'")
+    assert len(subnets) == len(searched.budgets) == len(report.models)
+    assert sorted(r.info.run_id for r in subnets) == sorted(b.mlflow_run_id for b in searched.budgets)
+    assert {r.data.tags["mlflow.parentRunId"] for r in subnets} == {search_run.info.run_id}
+    assert sorted(r.data.params["budget_ms"] for r in subnets) == sorted(str(b.budget_ms) for b in searched.budgets)
+    for r in subnets:
+        model = by_budget[r.data.tags["budget_ms"]]
+        assert set(COMPARABLE_METRICS) | {"latency_predicted_ms"} <= set(r.data.metrics)
+        assert r.data.tags["latency_source"] == "measured" and model.measured_ms is not None
+        assert r.data.metrics["latency_ms"] == pytest.approx(model.measured_ms)
+        assert r.data.metrics["latency_predicted_ms"] == pytest.approx(model.predicted_ms)
+        assert r.data.metrics["test_accuracy"] == pytest.approx(model.test_accuracy)
+        assert r.data.metrics["val_accuracy"] == pytest.approx(model.val_accuracy)
+        assert r.data.metrics["macs"] == model.macs and r.data.metrics["params"] == model.params
+        assert r.data.tags["arch_id"] == model.arch_id and r.data.tags["config_hash"] == config_hash(cfg)
+        assert r.data.tags["supernet_run_id"] == "train-run" and r.data.tags["data_version"] == "dv-test"
+        assert r.data.tags["registered_model"] == registered_model_name(cfg, device)
+        # the figures the search logged are not logged again by the export
+        assert len(client.get_metric_history(r.info.run_id, "val_accuracy")) == 1
+    # the export's own run holds the report, not a second run per subnet
+    export_children = client.search_runs([experiment], f"tags.mlflow.parentRunId = '{exported.mlflow_run_id}'")
+    assert export_children == []
 
     name = registered_model_name(cfg, device)
     versions = client.search_model_versions(f"name = '{name}'")
     assert sorted(str(v.version) for v in versions) == sorted(exported.versions)
-    report = ExportReport.load(exported.exports)
-    # an arch chosen for several budgets is one version, tagged with all of them
+    # an arch chosen for several budgets is one version, tagged with all of them, whose source is
+    # the tightest budget's run; every budget's run names the version
     assert len(versions) == len({m.arch_id for m in report.models})
     budgets = {a: ",".join(f"{m.budget_ms:.4f}" for m in sorted(report.models, key=lambda m: m.budget_ms)
                            if m.arch_id == a) for a in {m.arch_id for m in report.models}}
-    by_budget = {f"{m.budget_ms:.4f}": m for m in report.models}
+    run_of = {r.data.tags["budget_ms"]: r for r in subnets}
     for v in versions:
         model = by_budget[v.tags["budget_ms"]]
         assert v.tags["budgets_ms"] == budgets[model.arch_id] and v.tags["kind"] == "subnet"
@@ -246,14 +269,61 @@ def test_tasks_nest_runs_and_register_every_export(stage_root: Path, sqlite_trac
         assert float(v.tags["latency_predicted_ms"]) == pytest.approx(model.predicted_ms, abs=1e-4)
         assert float(v.tags["test_accuracy"]) == pytest.approx(model.test_accuracy, abs=1e-4)
         assert v.tags["supernet_run_id"] == "train-run" and v.tags["data_version"] == "dv-test"
-    # one run per subnet, with the metric names of the baselines' per-device runs
-    subnets = client.search_runs([experiment], f"tags.kind = 'subnet' and tags.device = '{device}'")
-    assert sorted(r.data.tags["arch_id"] for r in subnets) == sorted(budgets)
-    for r in subnets:
-        model = by_budget[r.data.tags["budget_ms"]]
-        assert set(COMPARABLE_METRICS) <= set(r.data.metrics)
-        assert r.data.metrics["latency_ms"] == pytest.approx(model.measured_ms)
-        assert r.data.metrics["test_accuracy"] == pytest.approx(model.test_accuracy)
+        assert v.run_id == run_of[v.tags["budget_ms"]].info.run_id
+        for budget in v.tags["budgets_ms"].split(","):
+            assert run_of[budget].data.tags["registered_version"] == str(v.version)
+    # the filter the printed runs table uses finds the same runs
+    assert sorted(r.info.run_id for r in client.search_runs(
+        [experiment], f"{COMPARED_RUNS} and tags.device = '{device}'")) == sorted(r.info.run_id for r in subnets)
+
+    # one arch serving two budgets, the looser one's run unknown (a tracking store wiped since the
+    # search was cached): registered once from the tightest budget's run, a fresh run for the other
+    tight = min(report.models, key=lambda m: m.budget_ms)
+    loose = tight.model_copy(update={"budget_ms": tight.budget_ms + 50.0, "name": f"{device}-loose"})
+    tight_run = run_of[f"{tight.budget_ms:.4f}"].info.run_id
+    with stage_run(cfg, "export", parent_run_id=parent):
+        version = register(cfg, [tight, loose], {tight.budget_ms: tight_run, loose.budget_ms: "gone"},
+                           "train-run", "dv-test")
+    assert version.run_id == tight_run
+    assert version.tags["budgets_ms"] == f"{tight.budget_ms:.4f},{loose.budget_ms:.4f}"
+    fresh = client.search_runs([experiment], f"tags.kind = 'subnet' and tags.budget_ms = '{loose.budget_ms:.4f}'")
+    assert len(fresh) == 1 and fresh[0].data.tags["registered_version"] == str(version.version)
+    assert set(COMPARABLE_METRICS) | {"latency_predicted_ms"} <= set(fresh[0].data.metrics)
+    assert fresh[0].data.tags["config_hash"] == config_hash(cfg) and fresh[0].data.tags["arch_id"] == tight.arch_id
+
+
+def test_the_runs_link_opens_the_runs_table_of_subnets_and_baselines(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+    from types import SimpleNamespace
+    from urllib.parse import parse_qs, urlsplit
+
+    import flows.mlflow_runs as mlflow_runs
+
+    cfg = _config(Path("unused"))
+    monkeypatch.setenv("ELASTICVIT_TRACKING_URI", "http://127.0.0.1:5000/")
+    monkeypatch.setattr(mlflow_runs, "MlflowClient", lambda: SimpleNamespace(
+        get_experiment_by_name=lambda name: SimpleNamespace(experiment_id="7")))
+
+    def opened(url: str) -> tuple[str, dict[str, str]]:
+        assert url.startswith("http://127.0.0.1:5000/#/")
+        path, _, query = urlsplit(url).fragment.partition("?")
+        return path, {k: v[0] for k, v in parse_qs(query).items()}
+
+    path, params = opened(mlflow_runs.runs_url(cfg, device="torch-cpu-1t"))
+    assert path == "/experiments/7/runs"
+    # MLflow 3 shows an experiment in the browser's last "workflow type" (GenAI by default) unless told
+    assert params["workflowType"] == "machine_learning" and params["compareRunsMode"] == "TABLE"
+    assert params["searchFilter"] == "tags.latency_source LIKE '%' and tags.device = 'torch-cpu-1t'"
+    assert params["orderByKey"] == "metrics.`test_accuracy`" and params["orderByAsc"] == "false"
+    # the UI sends a filter on as a query only when it matches this (from MLflow's runs page), else
+    # it searches run names for the text
+    ui_query = (r"(attribute|attributes|attr|run|metric|metrics|param|params|parameter|tag|tags|dataset|datasets"
+                r"|model|models)\.\S+\s*(>|<|>=|<=|=|!=| like| ilike| rlike| in)")
+    _, every_device = opened(mlflow_runs.runs_url(cfg))
+    assert re.search(ui_query, every_device["searchFilter"], re.I) and "device" not in every_device["searchFilter"]
+    assert mlflow_runs.runs_url(cfg, "abc").endswith("/#/experiments/7/runs/abc?workflowType=machine_learning")
+    monkeypatch.setenv("ELASTICVIT_TRACKING_URI", "sqlite:///mlflow.db")
+    assert mlflow_runs.runs_url(cfg) is None
 
 
 def _synthetic_table(space, device: str) -> LatencyTable:  # type: ignore[no-untyped-def]

@@ -50,7 +50,7 @@ def _records(tmp_path: Path) -> list[Record]:
     validation = LatencyValidation(within_10pct=0.93, rmse_ms=0.041, summary="93 % within 10 %, RMSE 0.041 ms",
                                    noise_warning=None)
     search = SearchRecord(device=DEVICE, result=f"{ROOT}/search/{DEVICE}/result.json", mlflow_run_id="s1",
-                          budgets=[ChosenBudget(budget_ms=2.5, arch_id="r32-s16:k5-e3-d2", val_accuracy=0.61),
+                          budgets=[ChosenBudget(budget_ms=2.5, arch_id="r32-s16:k5-e3-d2", val_accuracy=0.61, mlflow_run_id="b1"),
                                    ChosenBudget(budget_ms=5.0, arch_id="r32-s24:k3-e4-d3", val_accuracy=0.68)])
     export = ExportRecord(device=DEVICE, exports=f"{ROOT}/export/{DEVICE}/exports.json", mlflow_run_id="x1",
                           registered_model=f"quickstart-{DEVICE}", versions=["1", "2"],
