@@ -39,7 +39,7 @@ from elasticvit.config.experiment import DataConfig, ExperimentConfig
 from elasticvit.config.io import load_config
 from elasticvit.data import InMemoryLoader, load_split, prepare_dataset
 from elasticvit.model import Supernet
-from elasticvit.space import Arch, load_space
+from elasticvit.space import Arch, SearchSpace, load_space
 from elasticvit.space.complexity import arch_macs
 from elasticvit.training import (
     ProbeResult,
@@ -213,10 +213,10 @@ def experiment_config(strategy: str, seed: int, budget: Budget) -> ExperimentCon
     ])
 
 
-def evaluation_set(budget: Budget, num_classes: int, work: Path) -> list[Arch]:
-    """The smallest and largest subnets plus a few pool members per level, fixed for all runs."""
-    cfg = experiment_config("uniform", budget.seeds[0], budget)
-    space = load_space(cfg.space.name)
+def evaluation_set(
+    cfg: ExperimentConfig, space: SearchSpace, budget: Budget, num_classes: int, work: Path
+) -> list[Arch]:
+    """The smallest and largest subnets plus a few pool members per level of ``cfg``'s pools."""
     pools = pools_for(cfg, space, num_classes, work / "pools")
     rng = np.random.default_rng(20231001)
     archs = [space.smallest(), space.largest()]
@@ -229,7 +229,7 @@ def evaluate_fixed_set(
     model: Supernet, num_classes: int, data_dir: Path, budget: Budget, work: Path
 ) -> list[SubnetEval]:
     """Every subnet of the evaluation set, its BN recalibrated on the same training batches."""
-    cfg = experiment_config("uniform", budget.seeds[0], budget)
+    cfg = experiment_config("uniform", budget.seeds[0], budget)  # the first seed's pools: fixed for all runs
     space = load_space(cfg.space.name)
     device = torch.device(budget.device)
     images, labels = load_split(data_dir, "train")
@@ -244,7 +244,7 @@ def evaluate_fixed_set(
     )
     evals = []
     with preserved_bn_state(model):
-        for arch in evaluation_set(budget, num_classes, work):
+        for arch in evaluation_set(cfg, space, budget, num_classes, work):
             acc_select = evaluate_subnet(model, arch, select, calib)[0]
             acc_report = accuracy(model, arch, report)[0]  # with the statistics just recalibrated
             macs = arch_macs(space, arch, num_classes)

@@ -63,12 +63,13 @@ def run_search(
     # one search per device at a time; searches of different devices share only the accuracy
     # cache (SQLite) and the pools (written atomically, the same content from every writer)
     with exclusive_dir(layout.device_dir(cfg.search, spec.name), f"search {spec.name}"):
-        return _search(cfg, spec, supernet_path, data_dir, callback, noise)
+        return _search(cfg, spec, table, supernet_path, data_dir, callback, noise)
 
 
 def _search(
     cfg: ExperimentConfig,
     spec: DeviceSpec,
+    table: Path,
     supernet_path: str | os.PathLike[str] | None,
     data_dir: str | os.PathLike[str] | None,
     callback: SearchCallback | None,
@@ -77,7 +78,6 @@ def _search(
     supernet_path = Path(supernet_path or layout.supernet_path(cfg.training.output_dir))
     supernet, meta = load_supernet(supernet_path)
     space, num_classes = meta.space, meta.num_classes
-    table = layout.table_path(cfg.latency.output_dir, spec.name)
     predictor = LatencyPredictor.load(table, space, spec)
     data = scoring_data(data_dir or cfg.data.output_dir, cfg.search)
     evaluator = AccuracyEvaluator(
