@@ -116,17 +116,15 @@ def register(
     """
     model = same[0]
     budgets = ",".join(f"{m.budget_ms:.4f}" for m in same)
+    run_tags = {"supernet_run_id": supernet_run_id, "data_version": data_version, "budgets_ms": budgets}
     tags = {
         **subnet_tags(model.device, model.budget_ms, model.arch_id, model.measured_ms),
-        "budgets_ms": budgets,
+        **run_tags,
         "latency_predicted_ms": f"{model.predicted_ms:.4f}",
         "latency_measured_ms": "" if model.measured_ms is None else f"{model.measured_ms:.4f}",
         "val_accuracy": f"{model.val_accuracy:.4f}",
         "test_accuracy": f"{model.test_accuracy:.4f}",
-        "supernet_run_id": supernet_run_id,
-        "data_version": data_version,
     }
-    run_tags = {"supernet_run_id": supernet_run_id, "data_version": data_version, "budgets_ms": budgets}
     with subnet_run(cfg, model, run_ids.get(model.budget_ms), run_tags):
         info = mlflow.onnx.log_model(
             onnx.load(str(model.onnx)), name="model",
