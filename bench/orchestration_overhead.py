@@ -30,7 +30,7 @@ from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.data import prepare_dataset, read_manifest
 from elasticvit.export.run import run_export
 from elasticvit.latency import LatencyPredictor, collect_table, load_device, table_path, validate_predictor
-from elasticvit.report.stage import run_report
+from elasticvit.report.run import run_report
 from elasticvit.search.run import run_search
 from elasticvit.space import load_space
 from elasticvit.training import train_supernet

@@ -214,7 +214,7 @@ def test_task_logs_the_report_on_the_parent_run(
 
     from elasticvit.config import load_config
     from elasticvit.latency import table_path
-    from elasticvit.report.stage import report_dir
+    from elasticvit.report.run import report_dir
     from tasks.records import ReportRecord
     from tasks.report import pipeline_report
 

@@ -12,8 +12,8 @@ from elasticvit.report.breakdown import FIXED, LatencyBreakdown, block_stages, l
 from elasticvit.report.figures import plot_breakdown, plot_training_curve
 from elasticvit.report.history import TrainingCurve
 from elasticvit.report.html import INDEX_HTML, render_html, verdict, versus
-from elasticvit.report.run import REPORT_JSON, RunReport, build_run_report, chosen_breakdowns, write_run_report
-from elasticvit.report.stage import report_dir, run_report
+from elasticvit.report.build import REPORT_JSON, RunReport, build_run_report, chosen_breakdowns, write_run_report
+from elasticvit.report.run import report_dir, run_report
 from elasticvit.report.trust import trust_warnings
 
 __all__ = [

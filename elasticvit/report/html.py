@@ -21,7 +21,7 @@ from elasticvit.export.run import ExportedModel
 from elasticvit.report.breakdown import FIXED, LatencyBreakdown, Split, parts
 
 if TYPE_CHECKING:
-    from elasticvit.report.run import RunReport
+    from elasticvit.report.build import RunReport
 
 INDEX_HTML = "index.html"
 CURVE_PNG = "training-curve.png"

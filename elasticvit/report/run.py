@@ -1,114 +1,60 @@
-"""A pipeline run's report: what its records say, as one typed value, written as a page and its figures.
+"""The ``report`` stage: a run's report from its config and its stages' records, in ``report_dir``.
 
-``build_run_report`` gathers the records the stages already wrote (each device's export report,
-the baseline comparison, the training curve) and computes the one thing none of them holds: every
-chosen subnet's latency split on every device. ``write_run_report`` writes it to a folder as
-``index.html`` with its PNGs and ``report.json`` (the same ``RunReport``, for a program to read).
+The latency tables, the search space and the training history are found where the config puts
+them (``latency.output_dir``, ``space.name``, ``training.output_dir``); a device without a table
+gets no bars, a run without ``history.json`` (a supernet trained elsewhere) no training curve.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
-from elasticvit.baselines.compare import Comparison, DevicePareto
+from elasticvit.baselines.compare import Comparison, compare_all
 from elasticvit.baselines.records import BaselineResult
-from elasticvit.baselines.plots import plot_pareto
-from elasticvit.export.run import ExportedModel, ExportReport
+from elasticvit.config.experiment import ExperimentConfig
+from elasticvit.export.run import ExportReport
+from elasticvit.layout import table_path
 from elasticvit.latency.predictor import LatencyPredictor
-from elasticvit.report.breakdown import LatencyBreakdown, latency_breakdown
-from elasticvit.report.figures import plot_breakdown, plot_training_curve
+from elasticvit.latency.registry import experiment_devices
 from elasticvit.report.history import TrainingCurve
-from elasticvit.report.html import BREAKDOWN_PNG, CURVE_PNG, INDEX_HTML, pareto_png, render_html
-from elasticvit.report.trust import trust_warnings
-from elasticvit.space import Arch
-from elasticvit.utils.atomic import write_text
-
-REPORT_JSON = "report.json"
+from elasticvit.report.build import RunReport, build_run_report, write_run_report
+from elasticvit.search.driver import DeviceSearchResult
+from elasticvit.space import load_space
+from elasticvit.training.checkpoint import HISTORY_NAME
 
 
-class RunReport(BaseModel):
-    """Everything the page shows; accuracies are fractions, latencies ms."""
-
-    model_config = ConfigDict(frozen=True)
-
-    title: str
-    facts: dict[str, str] = {}
-    """Shown under the title as ``key: value`` (config, MLflow run, data version...)."""
-    exports: list[ExportReport]
-    """One per device, in the order the page lists devices."""
-    comparison: Comparison
-    """Every device's Pareto data with the baselines on it (none: empty rows) and the comparison rows."""
-    curve: TrainingCurve | None = None
-    breakdowns: list[LatencyBreakdown]
-    """Every chosen subnet on every device with a table, grouped by subnet."""
-    baselines: list[BaselineResult] = []
-    """The run's trained baselines (their test accuracy; the comparison rows hold val)."""
-    stage_s: dict[str, float] = {}
-    """Wall seconds per pipeline stage, in run order (a cached stage counts its lookup only)."""
-    warnings: list[str] = []
-    """Why the figures should not be trusted yet (``trust_warnings``); empty when nothing says so."""
-
-    @property
-    def devices(self) -> list[str]:
-        return [e.device for e in self.exports]
-
-    def pareto(self, device: str) -> DevicePareto | None:
-        return next((p for p in self.comparison.paretos if p.device == device), None)
+def report_dir(cfg: ExperimentConfig) -> Path:
+    """``<storage.artifacts_dir>/report``, beside the stages' own output folders."""
+    return Path(cfg.storage.artifacts_dir) / "report"
 
 
-def build_run_report(
-    title: str,
+def run_report(
+    cfg: ExperimentConfig,
+    searches: Sequence[DeviceSearchResult],
     exports: Sequence[ExportReport],
-    comparison: Comparison,
-    predictors: Mapping[str, LatencyPredictor],
-    curve: TrainingCurve | None = None,
+    comparison: Comparison | None = None,
     facts: Mapping[str, str] | None = None,
     baselines: Sequence[BaselineResult] = (),
     stage_s: Mapping[str, float] | None = None,
-    noisy_devices: Sequence[str] = (),
-) -> RunReport:
-    """The report of one run. ``predictors`` (device -> its table's predictor) set the bars' devices;
-    ``noisy_devices`` were searched on an untrusted latency table."""
-    return RunReport(
-        title=title, facts=dict(facts or {}), exports=list(exports), comparison=comparison, curve=curve,
-        breakdowns=chosen_breakdowns(exports, predictors), baselines=list(baselines), stage_s=dict(stage_s or {}),
-        warnings=trust_warnings(curve, exports, noisy_devices),
-    )
+) -> tuple[RunReport, list[Path]]:
+    """Build and write the report; return it and the files written, ``index.html`` last.
 
-
-def chosen_breakdowns(
-    exports: Sequence[ExportReport], predictors: Mapping[str, LatencyPredictor]
-) -> list[LatencyBreakdown]:
-    """Each chosen subnet (an arch chosen for two budgets once) split on each device, subnet by subnet."""
-    return [
-        latency_breakdown(predictor, Arch.parse(model.arch_id), subnet=model.name)
-        for model in unique_archs(exports)
-        for predictor in predictors.values()
-    ]
-
-
-def unique_archs(exports: Sequence[ExportReport]) -> list[ExportedModel]:
-    """The exported models in order, leaving out any whose arch an earlier one already has."""
-    seen: dict[str, ExportedModel] = {}
-    for model in (m for e in exports for m in e.models):
-        seen.setdefault(model.arch_id, model)
-    return list(seen.values())
-
-
-def write_run_report(report: RunReport, out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Write the figures, ``report.json`` and ``index.html`` into ``out_dir``; return them, the page last.
-
-    Files an earlier report left in ``out_dir`` (a device since dropped) are neither shown nor returned.
+    Without a ``comparison`` (a run with no baselines) the Pareto data comes from ``searches`` alone.
     """
-    out = Path(out_dir)
-    paths = [plot_pareto(p, out / pareto_png(d)) for d in report.devices if (p := report.pareto(d)) is not None]
-    if report.breakdowns:
-        paths += [plot_breakdown(report.breakdowns, by, out / png) for by, png in BREAKDOWN_PNG.items()]
-    if report.curve is not None and report.curve.epochs:
-        paths.append(plot_training_curve(report.curve, out / CURVE_PNG))
-    paths.append(write_text(out / REPORT_JSON, report.model_dump_json(indent=2) + "\n"))
-    return [*paths, write_text(out / INDEX_HTML, render_html(report, out))]
+    space = load_space(cfg.space.name)
+    tables = {d: table_path(cfg.latency.output_dir, d) for d in experiment_devices(cfg)}
+    history = Path(cfg.training.output_dir) / HISTORY_NAME
+    base = {"config": cfg.name, "space": cfg.space.name, "dataset": cfg.data.source, "sampler": cfg.sampling.strategy}
+    report = build_run_report(
+        f"elasticvit run report: {cfg.name}",
+        exports,
+        comparison if comparison is not None else compare_all(searches, []),
+        {d: LatencyPredictor.load(p, space) for d, p in tables.items() if p.exists()},
+        curve=TrainingCurve.load(history) if history.exists() else None,
+        facts={**base, **(facts or {})},
+        baselines=baselines,
+        stage_s=stage_s,
+        noisy_devices=[s.device for s in searches if s.provenance.get("latency_trusted") == "false"],
+    )
+    return report, write_run_report(report, report_dir(cfg))
