@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow
-
 from elasticvit.config import ExperimentConfig, load_config
 from elasticvit.config.io import validate_config
 from elasticvit.data import read_manifest
 from elasticvit.latency.registry import experiment_devices
 from elasticvit.layout import RESULT_NAME, baseline_dir, search_result_path
+from flows.redacted import flow
 from tasks.baselines import baseline_marker, compare_baselines_task, train_baseline_task
 from tasks.caching import refresh_if_missing
 from tasks.records import BaselineRecord, ComparisonRecord

@@ -3,11 +3,10 @@ the device host picks it up and every measurement runs on the real hardware."""
 
 from __future__ import annotations
 
-from prefect import flow
-
 from elasticvit.config import load_config
 from elasticvit.data import read_manifest
 from flows.mlflow_runs import link_run_artifact
+from flows.redacted import flow
 from tasks.caching import refresh_if_missing
 from tasks.latency import collect_latency, latency_marker, validate_latency
 from tasks.records import LatencyResult

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-from prefect import flow
 from prefect.deployments import run_deployment
 
 from elasticvit.config import load_config
@@ -14,6 +13,7 @@ from elasticvit.latency.validate import ValidationReport
 from elasticvit.layout import RESULT_NAME, baseline_dir, search_result_path, table_path, validation_path
 from flows.latency import latency_device
 from flows.mlflow_runs import runs_url
+from flows.redacted import flow
 from flows.search import search_device_flow
 from flows.summary import chosen_rows, summary_markdown, with_baselines
 from tasks.baselines import compare_baselines_task, time_baseline_task

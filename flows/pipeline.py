@@ -10,12 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from prefect import flow
-
 from elasticvit.config import load_config
 from elasticvit.latency.registry import experiment_devices
 from flows.latency import latency_device
 from flows.mlflow_runs import close_parent_run, link_run_artifact, open_parent_run, runs_url
+from flows.redacted import flow
 from flows.search import search_device_flow
 from flows.summary import chosen_rows, summary_markdown, with_baselines
 from tasks.baselines import baseline_marker, compare_baselines_task, time_baseline_task, train_baseline_task

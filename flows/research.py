@@ -3,13 +3,14 @@ search are searched again; with nothing changed the flow does nothing expensive.
 
 from __future__ import annotations
 
-from prefect import flow, task
+from prefect import task
 
 from elasticvit.config import ExperimentConfig, load_config
 from elasticvit.latency.registry import experiment_devices
 from elasticvit.layout import search_result_path, supernet_path, table_path
 from elasticvit.search.driver import DeviceSearchResult
 from elasticvit.utils.hashing import sha256_file
+from flows.redacted import flow
 from flows.search import search_device_flow
 from tasks.caching import refresh_if_missing
 from tasks.prepare import prepare_data, prepare_marker

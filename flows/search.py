@@ -6,10 +6,9 @@ arrives gets its models without a human.
 
 from __future__ import annotations
 
-from prefect import flow
-
 from elasticvit.config import load_config
 from flows.mlflow_runs import link_run_artifact, runs_url
+from flows.redacted import flow
 from tasks.caching import refresh_if_missing
 from tasks.export import export_device, export_marker
 from tasks.latency import table_record

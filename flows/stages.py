@@ -6,10 +6,9 @@ does not prepare again.
 
 from __future__ import annotations
 
-from prefect import flow
-
 from elasticvit.config import load_config
 from flows.mlflow_runs import link_run_artifact
+from flows.redacted import flow
 from tasks.caching import refresh_if_missing
 from tasks.prepare import prepare_data, prepare_marker
 from tasks.records import PreparedData, SupernetRecord

@@ -83,6 +83,8 @@ CASES: dict[str, Case] = {
                                                "training.nope"),
     "override without '='": lambda t: (["params", "-s", "training.lr", "--out", str(t / "p.yaml")], "training.lr"),
     "override of an unknown section": lambda t: (["params", "-s", "nope.lr=1", "--out", str(t / "p.yaml")], "nope"),
+    "override value that is not YAML": lambda t: (["params", "-s", "training.lr=[1,", "--out", str(t / "p.yaml")],
+                                                  "training.lr"),
     "negative epochs": lambda t: (["params", "-s", "training.epochs=-1", "--out", str(t / "p.yaml")],
                                   "training.epochs"),
     "config YAML that does not parse": lambda t: (["params", "-c", str(_write(t, "c.yaml", "training: [1,\n"))],

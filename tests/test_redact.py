@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import traceback
+from pathlib import Path
+
 import pytest
 from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
 
 from elasticvit.config import load_config
 from elasticvit.config.io import ConfigError
@@ -20,10 +25,22 @@ def test_url_credentials_and_secret_keys_are_masked() -> None:
     assert redact_value("training.lr", "0.002") == "0.002"
 
 
-def test_a_config_refuses_credentials_and_its_error_does_not_repeat_them() -> None:
-    with pytest.raises(ConfigError, match=r"data\.url: holds credentials") as caught:
-        load_config("quickstart", ["data.url=https://alice:HUNTER2@example.invalid/data.tgz"])
-    assert "HUNTER2" not in str(caught.value) and "https://***@example.invalid" in str(caught.value)
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("data.url=https://alice:HUNTER2@example.invalid/data.tgz", r"data\.url: holds credentials"),
+        ("training.teacher=https://alice:HUNTER2@example.invalid/t.pt", r"training\.teacher: holds credentials"),
+        ("baselines.models=[https://alice:HUNTER2@example.invalid/m]", r"baselines\.models: holds credentials"),
+        ("data.url https://alice:HUNTER2@example.invalid/data.tgz", r"override 'data\.url .*section\.key=value"),
+        ("data.url=[https://alice:HUNTER2@example.invalid/data.tgz", r"override 'data\.url=.*not valid YAML"),
+    ],
+)
+def test_a_config_refuses_credentials_and_its_error_does_not_repeat_them(override: str, named: str) -> None:
+    with pytest.raises(ConfigError, match=named) as caught:
+        load_config("quickstart", [override])
+    assert "https://***@example.invalid" in str(caught.value)
+    # nor does its traceback, which a flow run logs to Prefect (pydantic's own error repeats the input)
+    assert "HUNTER2" not in "".join(traceback.format_exception(caught.value))
 
 
 def test_a_password_that_reaches_logging_anyway_is_masked_in_mlflow_params(sqlite_tracking: str) -> None:
@@ -37,3 +54,62 @@ def test_a_password_that_reaches_logging_anyway_is_masked_in_mlflow_params(sqlit
     stored = MlflowClient(sqlite_tracking).get_run(run.info.run_id).data
     assert stored.params["data.url"] == "https://***@example.invalid/data.tgz"
     assert not any("HUNTER2" in v for v in [*stored.params.values(), *stored.tags.values()])
+
+
+OVERRIDE_SECRET = "Pw7xQ2k"
+"""Short, and so is its URL: pydantic's error would shorten a long input to its ends, hiding a leak."""
+RUNS_TAG = "test-redact-override"
+
+
+@pytest.mark.servers
+def test_a_password_given_as_an_override_reaches_neither_prefect_nor_mlflow(
+    tmp_path: Path, prefect_api: str, sqlite_tracking: str, stack_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect import tags
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_LOGGING_TO_API_ENABLED, temporary_settings
+
+    from cli.main import app
+    from flows.pipeline import pipeline
+    from flows.stages import train_flow
+
+    monkeypatch.chdir(tmp_path)  # MLflow's default artifact folder (./mlruns) lands beside its database
+    url = f"https://alice:{OVERRIDE_SECRET}@127.0.0.1/x.tar.gz"
+    overrides = [f"data.url={url}", f"data.output_dir={tmp_path}/data", f"training.output_dir={tmp_path}/train"]
+    # the suite keeps flow logs off the server; a deployment's run sends them
+    with temporary_settings(updates={PREFECT_LOGGING_TO_API_ENABLED: True}), tags(RUNS_TAG):
+        for command in ("run", "train"):
+            result = CliRunner().invoke(app, [command, *(arg for o in overrides for arg in ("-s", o))])
+            assert result.exit_code == 2 and "data.url: holds credentials" in result.stderr, result.output
+            assert OVERRIDE_SECRET not in result.output
+        assert _flow_runs() == []  # the CLI refuses it before any flow run is created
+        # called from Python, Prefect creates the run (and stores its parameters) before the config check
+        for flow in (pipeline, train_flow):
+            with pytest.raises(ConfigError, match=r"data\.url: holds credentials"):
+                flow("quickstart", overrides)
+        APILogWorker.drain_all(timeout=10)
+
+    runs = _flow_runs()
+    assert sorted(r.parameters["overrides"][0] for r in runs) == ["data.url=https://***@127.0.0.1/x.tar.gz"] * 2
+    assert all(r.state is not None and r.state.is_failed() and "holds credentials" in r.state.message for r in runs)
+    assert any("holds credentials" in log.message for log in _logs(runs))  # what the runs logged did reach the server
+    # Prefect's database (WAL included) and result store; the MLflow database and its artifacts
+    stores = [stack_dir / "prefect-state", Path(os.environ["PREFECT_HOME"]), tmp_path]
+    files = [p for root in stores for p in root.rglob("*") if p.is_file()]
+    assert [p for p in files if OVERRIDE_SECRET.encode() in p.read_bytes()] == []
+
+
+def _flow_runs() -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[RUNS_TAG])))
+
+
+def _logs(runs: list) -> list:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        return client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[r.id for r in runs])))

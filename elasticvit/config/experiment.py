@@ -17,6 +17,18 @@ from elasticvit.utils.redact import URL_USERINFO
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @field_validator("*")
+    @classmethod
+    def _no_credentials(cls, value: object) -> object:
+        # a config is logged and stored (MLflow, Prefect's database, supernet.pt): no field holds a
+        # secret; a nested section has checked its own fields
+        if not isinstance(value, BaseModel) and URL_USERINFO.search(str(value)):
+            raise ValueError(
+                "holds credentials (user-info before '@'); give them through the environment "
+                "(for data.url: ELASTICVIT_DOWNLOAD_USERNAME, ELASTICVIT_DOWNLOAD_PASSWORD) and keep the URL plain"
+            )
+        return value
+
 
 class DataConfig(Section):
     """Where the images come from and how they are split."""
@@ -39,17 +51,6 @@ class DataConfig(Section):
     max_per_class: int | None = Field(default=None, ge=1)
     seed: int = 0
     output_dir: Path = Path("artifacts/data")
-
-    @field_validator("url")
-    @classmethod
-    def _no_credentials(cls, url: str) -> str:
-        # a config is logged and stored (MLflow, Prefect's database, supernet.pt): it never holds secrets
-        if URL_USERINFO.search(url):
-            raise ValueError(
-                "holds credentials (user-info before '@'); give them through the environment "
-                "(ELASTICVIT_DOWNLOAD_USERNAME, ELASTICVIT_DOWNLOAD_PASSWORD) and keep the URL plain"
-            )
-        return url
 
     @model_validator(mode="after")
     def _check(self) -> DataConfig:

@@ -13,6 +13,7 @@ from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.errors import ElasticViTError, describe_invalid
 from elasticvit.utils.atomic import write_text
 from elasticvit.utils.hashing import stable_hash
+from elasticvit.utils.redact import redact_text
 from elasticvit.utils.shipped import CONFIGS
 
 CONFIG_DIR = CONFIGS
@@ -45,7 +46,8 @@ def load_config(
         try:
             loaded = yaml.safe_load(path.read_text())
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+            # not chained: the parser's error quotes the line, which may hold a credential
+            raise ConfigError(f"{path}: not valid YAML: {redact_text(str(exc))}") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
         raw = loaded or {}
@@ -57,26 +59,32 @@ def validate_config(raw: dict[str, Any], source: str = "config") -> ExperimentCo
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(describe_invalid(exc, f"configuration in {source}")) from exc
+        # not chained: pydantic's error repeats every input as given, a credential included; the
+        # message lists each field, masked
+        raise ConfigError(describe_invalid(exc, f"configuration in {source}")) from None
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Return a copy of ``raw`` with each ``a.b.c=value`` applied (value parsed as YAML)."""
     result = _deep_copy(raw)
     for item in overrides:
+        shown = redact_text(item)  # an error names the override, never its credentials
         if "=" not in item:
-            raise ConfigError(f"override '{item}': expected the form section.key=value")
+            raise ConfigError(f"override '{shown}': expected the form section.key=value")
         key, value = item.split("=", 1)
         parts = [p for p in key.strip().split(".") if p]
         if not parts:
-            raise ConfigError(f"override '{item}': empty key")
+            raise ConfigError(f"override '{shown}': empty key")
         node = result
         for part in parts[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise ConfigError(f"override '{item}': '{part}' is not a section")
+                raise ConfigError(f"override '{shown}': '{part}' is not a section")
             node = child
-        node[parts[-1]] = yaml.safe_load(value)
+        try:
+            node[parts[-1]] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"override '{shown}': the value is not valid YAML") from None
     return result
 
 
