@@ -34,6 +34,11 @@ training nor the search's selection sees; the search selects on the 5 % val spli
     python -m bench.vs_baselines --part measure
     python -m bench.vs_baselines --part report
     python -m bench.vs_baselines                                       # everything not cached yet
+
+When the supernet's recorded time is not one alone measurement (resumed across sittings, or shared
+with another job: its record says ``budget_extrapolated``), ``--budget-s S`` gives the recipe's time
+measured alone instead; it then sets every baseline's budget and the train-once accounting, and
+must be given to every part (the baselines' cache keys hold it).
 """
 
 from __future__ import annotations
@@ -267,8 +272,9 @@ class SupernetRun(BaseModel):
 class Bench:
     """The benchmark's stages over one config, data split and stage cache."""
 
-    def __init__(self, scale: Scale, work: Path) -> None:
+    def __init__(self, scale: Scale, work: Path, budget_s: float | None = None) -> None:
         self.scale, self.work = scale, work
+        self.given_budget_s = budget_s
         self.quick = scale.name == "quick"
         self.cache = StageCache(work / "stages")
         self.data_dir = prepare_shared_cifar(work / "data", SHARED_CIFAR, per_class=scale.per_class)
@@ -317,8 +323,8 @@ class Bench:
 
     @cached_property
     def budget_s(self) -> float:
-        """Each baseline's wall-clock budget: the supernet's training time."""
-        t = self.supernet.train_s
+        """Each baseline's wall-clock budget: the supernet's training time (as recorded, or as given)."""
+        t = self.given_budget_s or self.supernet.train_s
         if self.quick:
             return min(t, QUICK_BUDGET_S)
         if t < MIN_BUDGET_S:
@@ -484,11 +490,12 @@ class Bench:
                 for b in baselines
             },
             "searches": searches,
-            "train_once": train_once(self.supernet.train_s, self.budget_s, len(self.cfg.baselines.models), per_device),
+            "train_once": train_once(self.budget_s, self.budget_s, len(self.cfg.baselines.models), per_device),
             "targets": check_targets(comparison.rows),
             "setup": {"config": CONFIG, "quick": self.quick, "supernet_run_key": self.supernet.run_key,
                       "supernet_record": _rel(self.supernet.record), "supernet_train_s": self.supernet.train_s,
-                      "supernet_train_extrapolated": self.supernet.extrapolated, "accuracy": "test top-1",
+                      "supernet_train_extrapolated": self.supernet.extrapolated,
+                      "budget_given": self.given_budget_s is not None, "accuracy": "test top-1",
                       "test_images": sum(self.manifest.counts["test"].values()), "data_version": self.manifest.version,
                       "search_overrides": [o for o in self.scale.overrides if o.startswith("search.")],
                       "latency_statistic": self.cfg.latency.statistic, "torch": torch.__version__,
@@ -500,7 +507,8 @@ class Bench:
         return report
 
     def _cmd(self, part: str) -> str:
-        return f"{'--quick ' if self.quick else ''}{part}"
+        given = f"--budget-s {self.given_budget_s:g} " if self.given_budget_s else ""
+        return f"{'--quick ' if self.quick else ''}{given}{part}"
 
 
 def measured_archs(result: DeviceSearchResult, front_max: int) -> dict[str, str]:
@@ -534,7 +542,9 @@ def time_interleaved(
 def summary(report: dict, rows: Sequence[ComparisonRow]) -> str:
     once = report["train_once"]
     lines = [markdown_table(rows, "test top-1"), ""]
-    source = "capped for --quick" if report["setup"]["quick"] else "the supernet's training time"
+    source = ("capped for --quick" if report["setup"]["quick"] else
+              "the supernet recipe's training time, given with --budget-s" if report["setup"].get("budget_given") else
+              "the supernet's training time")
     lines.append(f"Budget {report['budget_s']:.0f} s per model ({source}). Train once: "
                  f"{once['per_device_s']:.0f} s per device (table + search); " + "; ".join(
                      f"{d} devices x {once['targets_per_device']} targets: {v['stock_s']:.0f} s of stock training "
@@ -566,6 +576,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="smoke run of every part: tiny per-class data, a tiny supernet, seconds-long budgets")
     parser.add_argument("--threads", type=int, help="torch threads for training and scoring (default: torch's own, "
                         "as bench.supernet_quality trains the supernet; --quick: 1)")
+    parser.add_argument("--budget-s", type=float, help="each baseline's wall-clock budget, and the supernet's cost in the "
+                        "train-once accounting, instead of the time the supernet's record holds: for when that time was "
+                        "not measured in one piece alone (its record says budget_extrapolated); give it to every part")
     parser.add_argument("--output", type=Path, help="results JSON (default bench/results/vs_baselines.json; "
                         "--quick: artifacts/bench/vs_baselines/quick/vs_baselines.json)")
     args = parser.parse_args(argv)
@@ -578,7 +591,7 @@ def main(argv: list[str] | None = None) -> None:
     threads = args.threads or (1 if args.quick else None)
     if threads:
         torch.set_num_threads(threads)
-    bench = Bench(scale, WORK / scale.name)
+    bench = Bench(scale, WORK / scale.name, args.budget_s)
     devices = [args.device] if args.device else list(bench.cfg.latency.devices)
     output = args.output or (WORK / "quick" / "vs_baselines.json" if args.quick else RESULTS / "vs_baselines.json")
     part = args.part

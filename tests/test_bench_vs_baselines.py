@@ -138,9 +138,9 @@ def test_a_missing_stage_another_part_needs_names_the_command(tmp_path: Path):
     assert cache.need("baseline", {"model": "resnet18"}, "unused")["ok"]
 
 
-def _bench_with_supernet(train_s: float, quick: bool) -> Bench:
+def _bench_with_supernet(train_s: float, quick: bool, given: float | None = None) -> Bench:
     bench = object.__new__(Bench)  # no data, no config: only the budget rule
-    bench.quick = quick
+    bench.quick, bench.given_budget_s = quick, given
     bench.__dict__["supernet"] = SupernetRun(run_key="k", path=Path("s.pt"), record=Path("train.json"),
                                              train_s=train_s, extrapolated=False)
     return bench
@@ -151,3 +151,11 @@ def test_a_full_run_refuses_a_budget_under_30_minutes():
     with pytest.raises(SystemExit, match="1800"):
         _ = _bench_with_supernet(900.0, quick=False).budget_s
     assert _bench_with_supernet(900.0, quick=True).budget_s == 5.0  # --quick: seconds, whatever the supernet took
+
+
+def test_a_given_budget_replaces_the_recorded_one_and_names_itself_in_hints():
+    bench = _bench_with_supernet(4567.0, quick=False, given=2400.0)
+    assert bench.budget_s == 2400.0
+    assert bench._cmd("--part report") == "--budget-s 2400 --part report"
+    with pytest.raises(SystemExit, match="1800"):
+        _ = _bench_with_supernet(4567.0, quick=False, given=900.0).budget_s
