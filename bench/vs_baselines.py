@@ -344,7 +344,8 @@ class Bench:
     def baseline(self, model: str) -> BaselineResult:
         def run(out: Path) -> dict:
             cfg = self.cfg.model_copy(update={"baselines": self.cfg.baselines.model_copy(update={"output_dir": out})})
-            log.info("baseline %s: training %.0f s (the supernet's time)", model, self.budget_s)
+            log.info("baseline %s: training %.0f s (the supernet's time%s)", model, self.budget_s,
+                     ", given with --budget-s" if self.given_budget_s else "")
             result = run_baseline(cfg, model, self.data_dir, Budget(seconds=self.budget_s), devices=[],
                                   callbacks=[LogProgress(model, every=500)])
             log.info("%s: test %.1f %%, %d steps in %.0f s", model, 100 * (result.test_accuracy or 0.0),
