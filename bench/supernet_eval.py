@@ -81,8 +81,10 @@ class LogProgress(NoOpCallback):
     def on_step(self, record: StepMetrics) -> None:
         if record.step % self.every == 0:
             m = record.metrics
-            log.info("%s step %d/%d: loss %.3f, grad cos %.3f, %.2f s/step", self.name, record.step,
-                     record.total_steps, m["loss"], m.get("grad_cos_prev_step", float("nan")),
+            # a wall-clock budget has no step count in advance
+            total = "?" if record.total_steps is None else record.total_steps
+            log.info("%s step %d/%s: loss %.3f, grad cos %.3f, %.2f s/step", self.name, record.step,
+                     total, m["loss"], m.get("grad_cos_prev_step", float("nan")),
                      (time.perf_counter() - self.started) / self.every)
             self.started = time.perf_counter()
 
