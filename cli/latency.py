@@ -62,8 +62,8 @@ def collect(
     table = collect_table(search_space, spec, num_classes, cfg.latency, path, progress)
     c = table.correction
     typer.echo(
-        f"{spec.name}: {len(table.entries)} blocks; correction {c.scale:.3f} x block sum "
-        f"+ {c.offset_ms:.4f} ms from {c.points} archs -> {path}"
+        f"{spec.name}: {len(table.entries)} blocks; correction {c.model} (scale {c.scale:.3f}, "
+        f"offset {c.offset_ms:.4f} ms) from {c.points} archs -> {path}"
     )
     if announce:
         from elasticvit.utils.hashing import sha256_file

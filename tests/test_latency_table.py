@@ -25,10 +25,11 @@ from elasticvit.latency import (
 )
 from elasticvit.latency import collect as collect_mod
 from elasticvit.latency import timing as timing_mod
-from elasticvit.latency.correction import Correction
+from elasticvit.latency.collect import refit_correction
+from elasticvit.latency.correction import CalibrationPoint, Correction, fit_correction
 from elasticvit.latency.lut import BlockEntry, LatencyTableError, MeasureSettings, make_header
 from elasticvit.latency.measure import Measurement
-from elasticvit.latency.timing import SpeedReference
+from elasticvit.latency.timing import SpeedReference, sample_archs
 from elasticvit.latency.validate import NoisyLatencyError, ValidationPoint, check_trusted
 from elasticvit.space import load_space
 from elasticvit.space.specs import arch_blocks, space_blocks
@@ -90,6 +91,41 @@ def test_prediction_is_the_corrected_block_sum(space) -> None:  # type: ignore[n
         expected = 1.2 * (block_sum - 0.005 * len(blocks)) + 0.002 * len(blocks) + 0.03
         assert predictor.predict(arch) == pytest.approx(expected)
     np.testing.assert_allclose(predictor.predict_many(archs), [predictor.predict(a) for a in archs])
+
+
+def test_kind_group_terms_apply_to_their_kinds_blocks(space) -> None:  # type: ignore[no-untyped-def]
+    correction = Correction(scale=0.8, per_block_ms=0.001, offset_ms=0.03, points=0,
+                            kind_scale={"transformer": 1.4}, kind_per_block_ms={"transformer": -0.002})
+    predictor = LatencyPredictor.from_table(synthetic_table(space, overhead=0.005, correction=correction), space)
+    arch = space.largest()
+    expected = 0.03 + sum(
+        (1.4 if b.kind == "transformer" else 0.8) * (predictor.table.latency_ms(b.key) - 0.005)
+        + (-0.002 if b.kind == "transformer" else 0.001)
+        for b in arch_blocks(space, arch, NUM_CLASSES)
+    )
+    assert predictor.predict(arch) == pytest.approx(expected)
+    assert predictor.uncorrected_ms(arch) == pytest.approx(
+        predictor.block_sum_ms(arch) - 0.005 * len(predictor.block_keys(arch)) + 0.005)
+
+
+def test_refit_fills_in_per_kind_sums_of_an_older_table(space) -> None:  # type: ignore[no-untyped-def]
+    # Calibration archs of a runtime that runs transformer blocks 1.5x their sum and the rest 0.7x,
+    # stored as a table collected before per-kind sums (``by_kind`` empty) with a whole-sum fit.
+    table = synthetic_table(space)
+    archs = sample_archs(space, 30, np.random.default_rng(2))
+    points = []
+    for arch in archs:
+        blocks = arch_blocks(space, arch, NUM_CLASSES)
+        sums = [table.latency_ms(b.key) for b in blocks]
+        measured = sum((1.5 if b.kind == "transformer" else 0.7) * t for b, t in zip(blocks, sums, strict=True))
+        points.append(CalibrationPoint(arch_id=arch.id, blocks=len(blocks), block_sum_ms=sum(sums),
+                                       measured=_measurement(measured)))
+    old = table.model_copy(update={"calibration": points, "correction": fit_correction(points, 0.0, 0.005)})
+    assert not old.correction.kind_scale
+    refitted = refit_correction(old, space)
+    assert all(p.by_kind for p in refitted.calibration)
+    assert refitted.correction.kind_scale == {"transformer": pytest.approx(1.5)}
+    assert refitted.correction.scale == pytest.approx(0.7)
 
 
 def test_table_of_another_space_is_refused(space) -> None:  # type: ignore[no-untyped-def]

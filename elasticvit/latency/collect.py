@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from elasticvit.config.experiment import LatencyConfig
 from elasticvit.latency.backends import Backend, get_backend
-from elasticvit.latency.correction import CalibrationPoint, fit_correction
+from elasticvit.latency.correction import CalibrationPoint, fit_correction, kind_shares
 from elasticvit.latency.devices import DeviceSpec
 from elasticvit.latency.lut import (
     BlockEntry,
@@ -191,18 +191,35 @@ def _calibrate(
         return state
     with tqdm(total=len(todo), desc=f"{backend.spec.name} calibration", unit="arch", disable=not progress) as bar:
         measured = measure_archs(backend, supernet, space, todo, state.num_classes, cfg, reference, bar.update)
-    statistic = state.settings.statistic
-    for arch, (measurement, _) in zip(todo, measured, strict=True):
-        keys = [b.key for b in arch_blocks(space, arch, state.num_classes)]
-        points.append(
-            CalibrationPoint(
-                arch_id=arch.id,
-                blocks=len(keys),
-                block_sum_ms=float(sum(state.entries[k].latency.value(statistic) for k in keys)),
-                measured=measurement,
-            )
-        )
+    points += [calibration_point(state, space, arch, m) for arch, (m, _) in zip(todo, measured, strict=True)]
     return writer.save(state.model_copy(update={"calibration": points}))
+
+
+def calibration_point(table: PartialTable | LatencyTable, space: SearchSpace, arch: Arch,
+                      measured: Measurement) -> CalibrationPoint:
+    """``arch`` measured end to end, next to its blocks' entries in ``table`` (in all, and per kind)."""
+    keys = [b.key for b in arch_blocks(space, arch, table.num_classes)]
+    latencies = [table.entries[k].latency.value(table.settings.statistic) for k in keys]
+    return CalibrationPoint(
+        arch_id=arch.id,
+        blocks=len(keys),
+        block_sum_ms=float(sum(latencies)),
+        by_kind=kind_shares([table.entries[k].kind for k in keys], latencies),
+        measured=measured,
+    )
+
+
+def refit_correction(table: LatencyTable, space: SearchSpace) -> LatencyTable:
+    """``table`` with its correction fitted again by this version, from its own calibration archs.
+
+    Tables collected before the kind-group models lack the per-kind sums of their calibration archs;
+    they follow from the entries, so such a table gets them here instead of being re-measured.
+    """
+    table.check(space.hash)
+    points = [calibration_point(table, space, Arch.parse(p.arch_id), p.measured) for p in table.calibration]
+    overhead = table.call_overhead.value(table.settings.statistic)
+    correction = fit_correction(points, table.overhead_per_block_ms, overhead, table.settings.statistic)
+    return table.model_copy(update={"calibration": points, "correction": correction})
 
 
 def _finish(state: PartialTable, overhead_once: bool) -> LatencyTable:

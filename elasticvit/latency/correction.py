@@ -14,25 +14,54 @@ so their sum misses what only a whole model shows:
   timed alone does not see (e.g. waking the intra-op thread pool for each block with two threads),
   or a fixed cost each separately timed block pays that a model does not.
 
-So ``measured ~= scale * compute + per_block * blocks + offset`` with ``compute`` the block sum
-minus the subtracted call overheads, fitted on a few calibration archs measured end to end. The
-fit weighs relative errors, because the target is relative (within +/-10 %) and small subnets
-would otherwise count for little, and it leaves out calibration archs that no line fits (a
-measurement some other job disturbed would otherwise tilt every prediction). With too few
-calibration archs for three terms, the simpler models below are used instead.
+A fusing runtime need not treat every block kind alike: its attention and its convolutions are
+different operators with different fusions and layouts. So besides the whole-sum models
+(``scale * compute + [per_block * blocks] + offset``, ``compute`` the block sum minus the
+subtracted call overheads) there are kind-group models, where the transformer blocks and the
+convolution blocks each get their own scale (and per-block term). The first conv, stem and head
+get no group of their own: every arch runs exactly one of each, so their sums are nearly
+collinear with the offset.
+
+All models are fitted on the calibration archs measured end to end, by least squares on relative
+error (the target is relative, within +/-10 %, and small subnets would otherwise count for little),
+each arch weighted by the precision of its measurement (a disturbed one reads with a wide spread),
+after leaving out archs that no line fits. The one with the lowest leave-one-out error wins, so a
+richer model is only used where it predicts archs it was not fitted on better.
 """
 
 from __future__ import annotations
+
+from typing import get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from elasticvit.latency.measure import OUTLIER_SIGMAS, Measurement, Statistic
+from elasticvit.space.specs import BlockKind
 
+KINDS: tuple[str, ...] = get_args(BlockKind)
+"""The order of the per-kind features (``features``): overhead-free compute, then block counts."""
+OWN_SCALE_KINDS = ("transformer",)
+"""The kinds a kind-group model scales apart from the others (the convolution blocks)."""
 MIN_POINTS_TO_TRIM = 6
 """Fewer calibration archs than this say too little about the spread to call any an outlier."""
 MIN_RELATIVE_RESIDUAL = 0.03
 """Relative misfit no calibration arch is left out for, however tight the others fit."""
+CV_FLOOR = 0.02
+"""The spread below which a calibration arch counts as precisely measured: quiet single-thread
+measurements read at cv 0.015-0.05, disturbed ones at 0.15-0.3; weights are 1 / max(cv, this)."""
+POINTS_PER_KIND_TERM = 4
+"""Calibration archs a kind-group model needs per term: its two scales trade off (a bigger subnet
+has more of both kinds), so with fewer archs its leave-one-out error flatters it by chance."""
+
+
+class KindShare(BaseModel):
+    """What the blocks of one kind in an arch add up to in the table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    blocks: int = Field(ge=1)
+    block_sum_ms: float = Field(ge=0.0)
 
 
 class CalibrationPoint(BaseModel):
@@ -43,26 +72,73 @@ class CalibrationPoint(BaseModel):
     arch_id: str
     blocks: int = Field(ge=1)
     block_sum_ms: float = Field(gt=0.0, description="sum of the table entries of its blocks")
+    by_kind: dict[str, KindShare] = Field(
+        default_factory=dict, description="the same per block kind (empty in tables collected before "
+        "kind-group models: they fit the whole-sum models only until refitted)"
+    )
     measured: Measurement
 
 
 class Correction(BaseModel):
-    """``latency = scale * compute_ms + per_block_ms * blocks + offset_ms``."""
+    """``latency = sum_b (scale[kind_b] * compute_b + per_block_ms[kind_b]) + offset_ms``.
+
+    A kind without an entry in ``kind_scale`` / ``kind_per_block_ms`` takes ``scale`` /
+    ``per_block_ms``, so a whole-sum model leaves both dicts empty (tables collected before
+    kind-group models read as such).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     scale: float = Field(gt=0.0)
     per_block_ms: float = 0.0
     offset_ms: float
+    kind_scale: dict[str, float] = Field(default_factory=dict, description="kinds with their own scale")
+    kind_per_block_ms: dict[str, float] = Field(default_factory=dict, description="kinds with their own per-block term")
     points: int = Field(ge=0, description="calibration archs the fit used")
     discarded: int = Field(default=0, ge=0, description="calibration archs left out as outliers")
     fit_within_10pct: float | None = Field(default=None, description="on the calibration archs")
     loo_rel_error: float | None = Field(
-        default=None, description="leave-one-out RMS relative error on the calibration archs"
+        default=None, description="leave-one-out RMS relative error on the calibration archs (weighted)"
     )
 
-    def apply(self, compute_ms: np.ndarray | float, blocks: np.ndarray | int) -> np.ndarray | float:
-        return self.scale * compute_ms + self.per_block_ms * blocks + self.offset_ms
+    @property
+    def model(self) -> str:
+        """Which terms the fit chose, e.g. ``scale per kind group + per block + offset``."""
+        terms = ["scale per kind group" if self.kind_scale else "scale"]
+        if self.kind_per_block_ms or self.per_block_ms:
+            terms.append("per block")
+        return " + ".join([*terms, "offset"])
+
+    def block_share(self, kind: str, compute_ms: float) -> float:
+        """One block's part of a prediction (``compute_ms``: its entry less the subtracted overhead)."""
+        return self.kind_scale.get(kind, self.scale) * compute_ms + self.kind_per_block_ms.get(kind, self.per_block_ms)
+
+    def apply(self, features: np.ndarray) -> np.ndarray:
+        """Predicted latencies (ms) from ``features`` rows (see ``features``)."""
+        scales = [self.kind_scale.get(k, self.scale) for k in KINDS]
+        per_block = [self.kind_per_block_ms.get(k, self.per_block_ms) for k in KINDS]
+        return features @ np.array(scales + per_block) + self.offset_ms
+
+
+def features(by_kind: dict[str, KindShare], per_block_overhead_ms: float) -> np.ndarray:
+    """Overhead-free compute (ms) per kind in ``KINDS`` order, then block counts per kind."""
+    shares = [by_kind.get(k) for k in KINDS]
+    compute = [compute_ms(s.block_sum_ms, s.blocks, per_block_overhead_ms) if s else 0.0 for s in shares]
+    return np.array(compute + [s.blocks if s else 0 for s in shares], dtype=np.float64)
+
+
+def kind_shares(kinds: list[str], latencies_ms: list[float]) -> dict[str, KindShare]:
+    """Block counts and latency sums per kind of an arch's blocks."""
+    pairs = list(zip(kinds, latencies_ms, strict=True))
+    return {
+        kind: KindShare(blocks=kinds.count(kind), block_sum_ms=sum(t for k, t in pairs if k == kind))
+        for kind in dict.fromkeys(kinds)
+    }
+
+
+def compute_ms(block_sum_ms: float, blocks: int, per_block_overhead_ms: float) -> float:
+    """The block sum without the per-call overhead each separately timed block paid."""
+    return block_sum_ms - blocks * per_block_overhead_ms
 
 
 def fit_correction(
@@ -71,52 +147,87 @@ def fit_correction(
     call_overhead_ms: float,
     statistic: Statistic = "median",
 ) -> Correction:
-    """Fit the correction on calibration points by least squares on relative error.
+    """Fit the correction on calibration points by weighted least squares on relative error.
 
-    Of the two linear models (scale, per-block term and offset; scale and offset) the one with the
-    lower leave-one-out error wins, so the per-block term is only kept where it predicts archs it
-    was not fitted on better (it mostly does for eager PyTorch, hardly for ONNX Runtime). A model
-    needs more points than terms; ties (too few points to cross-validate) go to the simpler one.
-    With one point only the scale is fitted (the offset being one call overhead); with none, there
-    is no correction beyond that call.
+    Of the candidate models (``_MODELS``: scale and offset; with a per-block term; a scale per kind
+    group, with and without per-block terms) the one with the lowest leave-one-out error wins; ties
+    (too few points to cross-validate) go to the simpler one. A model needs more points than terms
+    and positive scales, a kind-group model ``POINTS_PER_KIND_TERM`` points per term and per-kind
+    sums on every point. With one point only the scale is fitted (the offset being one call
+    overhead); with none, there is no correction beyond that call.
     """
     if not points:
         return Correction(scale=1.0, offset_ms=call_overhead_ms, points=0)
-    x = np.array([compute_ms(p.block_sum_ms, p.blocks, per_block_overhead_ms) for p in points])
-    n = np.array([p.blocks for p in points], dtype=np.float64)
+    f = np.array([_point_features(p, per_block_overhead_ms) for p in points])
     y = np.array([p.measured.value(statistic) for p in points])
-    keep = _inliers(x, y)
-    discarded = int(np.count_nonzero(~keep))
-    x, n, y = x[keep], n[keep], y[keep]
-    points = [p for p, k in zip(points, keep, strict=True) if k]
-    ones = np.ones_like(x)
+    w = 1.0 / np.maximum([p.measured.cv for p in points], CV_FLOOR)
+    keep = _inliers(f, y, w)
+    f, y, w = f[keep], y[keep], w[keep]
+    split = all(p.by_kind for p, k in zip(points, keep, strict=True) if k)
+    fitted = dict(points=len(y), discarded=int(np.count_nonzero(~keep)))
     candidates = []
-    for columns in ([x, n, ones], [x, ones]):
-        design = np.stack(columns, axis=1)
-        coef = _relative_lstsq(design, y)
-        if coef is not None and coef[0] > 0.0:
-            candidates.append((_leave_one_out_error(design, y), len(coef), coef))
+    for groups, per_block in _MODELS:
+        terms = len(groups) * (2 if per_block else 1) + 1
+        if len(groups) > 1 and (not split or len(y) < POINTS_PER_KIND_TERM * terms):
+            continue
+        design = _design(f, groups, per_block)
+        coef = _relative_lstsq(design, y, w)
+        if coef is not None and np.all(coef[: len(groups)] > 0.0):
+            candidates.append((_leave_one_out_error(design, y, w), terms, groups, per_block, coef))
     if candidates:
-        loo, terms, coef = min(candidates, key=lambda c: (c[0], c[1]))
-        per_block = float(coef[1]) if terms == 3 else 0.0
-        correction = Correction(scale=coef[0], per_block_ms=per_block, offset_ms=coef[-1], points=len(points),
-                                discarded=discarded, loo_rel_error=loo if np.isfinite(loo) else None)
-        return _with_fit(correction, x, n, y)
+        loo, _, groups, per_block, coef = min(candidates, key=lambda c: (c[0], c[1]))
+        correction = _correction(groups, per_block, coef, loo_rel_error=loo if np.isfinite(loo) else None, **fitted)
+        return _with_fit(correction, f, y)
     # One point, or points whose block sums coincide: keep the physically motivated offset (one
     # call) and fit only the scale.
-    scale = float(np.median((y - call_overhead_ms) / x))
+    scale = float(np.median((y - call_overhead_ms) / f[:, : len(KINDS)].sum(axis=1)))
     if scale <= 0.0:
         scale = 1.0
-    return _with_fit(Correction(scale=scale, offset_ms=call_overhead_ms, points=len(points)), x, n, y)
+    return _with_fit(Correction(scale=scale, offset_ms=call_overhead_ms, **fitted), f, y)
 
 
-def _inliers(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+_ALL = (KINDS,)
+_SPLIT = (OWN_SCALE_KINDS, tuple(k for k in KINDS if k not in OWN_SCALE_KINDS))
+_MODELS: tuple[tuple[tuple[tuple[str, ...], ...], bool], ...] = (
+    (_ALL, False), (_ALL, True), (_SPLIT, False), (_SPLIT, True),
+)
+"""Candidate models, simplest first: kind groups (each with its own scale), and per-block terms."""
+
+
+def _point_features(p: CalibrationPoint, per_block_overhead_ms: float) -> np.ndarray:
+    # A point without per-kind sums is all in one kind; the kind-group models then skip the fit.
+    by_kind = p.by_kind or {KINDS[0]: KindShare(blocks=p.blocks, block_sum_ms=p.block_sum_ms)}
+    return features(by_kind, per_block_overhead_ms)
+
+
+def _design(f: np.ndarray, groups: tuple[tuple[str, ...], ...], per_block: bool) -> np.ndarray:
+    """Columns: compute per group, [blocks per group], ones."""
+    index = [[KINDS.index(k) for k in g] for g in groups]
+    compute = [f[:, i].sum(axis=1) for i in index]
+    blocks = [f[:, [len(KINDS) + j for j in i]].sum(axis=1) for i in index] if per_block else []
+    return np.stack([*compute, *blocks, np.ones(len(f))], axis=1)
+
+
+def _correction(groups: tuple[tuple[str, ...], ...], per_block: bool, coef: np.ndarray, **fields: object) -> Correction:
+    """The coefficients of ``_design``'s columns as a correction: the last group's are the defaults."""
+    n = len(groups)
+    scales = [float(c) for c in coef[:n]]
+    blocks = [float(c) for c in coef[n : 2 * n]] if per_block else [0.0] * n
+    return Correction(
+        scale=scales[-1], per_block_ms=blocks[-1], offset_ms=float(coef[-1]),
+        kind_scale={k: s for g, s in zip(groups[:-1], scales[:-1], strict=True) for k in g},
+        kind_per_block_ms={k: b for g, b in zip(groups[:-1], blocks[:-1], strict=True) for k in g} if per_block else {},
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def _inliers(f: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """True for calibration points within a few robust deviations of a scale-and-offset line."""
     keep = np.ones_like(y, dtype=bool)
     if len(y) < MIN_POINTS_TO_TRIM:
         return keep
-    design = np.stack([x, np.ones_like(x)], axis=1)
-    coef = _relative_lstsq(design, y)
+    design = _design(f, _ALL, per_block=False)
+    coef = _relative_lstsq(design, y, w)
     if coef is None:
         return keep
     residual = (design @ coef - y) / y
@@ -125,34 +236,30 @@ def _inliers(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return deviation <= max(OUTLIER_SIGMAS * sigma, MIN_RELATIVE_RESIDUAL)
 
 
-def compute_ms(block_sum_ms: float, blocks: int, per_block_overhead_ms: float) -> float:
-    """The block sum without the per-call overhead each separately timed block paid."""
-    return block_sum_ms - blocks * per_block_overhead_ms
-
-
-def _relative_lstsq(design: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """Coefficients minimising sum(((design @ c) - y) / y)^2, or None if not determined."""
+def _relative_lstsq(design: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray | None:
+    """Coefficients minimising sum(w^2 ((design @ c) - y) / y)^2), or None if not determined."""
     rows, cols = design.shape
     # More points than parameters (else the fit is exact and says nothing), and full rank.
     if rows <= cols or np.linalg.matrix_rank(design) < cols:
         return None
     # Dividing each row by y_i turns absolute residuals into relative ones.
-    coef, *_ = np.linalg.lstsq(design / y[:, None], np.ones_like(y), rcond=None)
+    scale = (w / y)[:, None]
+    coef, *_ = np.linalg.lstsq(design * scale, w, rcond=None)
     return coef
 
 
-def _leave_one_out_error(design: np.ndarray, y: np.ndarray) -> float:
-    """Root mean squared relative error on each point of a fit to the others (inf if undetermined)."""
+def _leave_one_out_error(design: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    """Weighted RMS relative error on each point of a fit to the others (inf if undetermined)."""
     errors = []
     for i in range(len(y)):
         keep = np.arange(len(y)) != i
-        coef = _relative_lstsq(design[keep], y[keep])
+        coef = _relative_lstsq(design[keep], y[keep], w[keep])
         if coef is None:
             return float("inf")
         errors.append((design[i] @ coef - y[i]) / y[i])
-    return float(np.sqrt(np.mean(np.square(errors))))
+    return float(np.sqrt(np.average(np.square(errors), weights=np.square(w))))
 
 
-def _with_fit(c: Correction, x: np.ndarray, n: np.ndarray, y: np.ndarray) -> Correction:
-    within = float(np.mean(np.abs(c.apply(x, n) - y) <= 0.1 * y))
+def _with_fit(c: Correction, f: np.ndarray, y: np.ndarray) -> Correction:
+    within = float(np.mean(np.abs(c.apply(f) - y) <= 0.1 * y))
     return c.model_copy(update={"fit_within_10pct": within})

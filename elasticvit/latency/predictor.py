@@ -1,9 +1,9 @@
 """Predicting a subnet's latency on a device from its table: block sum plus the fitted correction.
 
-Search evaluates thousands of archs, so each arch's overhead-free block sum and block count are
-computed once (the block enumeration is the expensive part) and cached; a prediction is then a
-dictionary lookup and a few multiply-adds, and ``predict_many`` applies the correction to a whole
-population at once.
+Search evaluates thousands of archs, so each arch's features (overhead-free block sum and block
+count per block kind) are computed once (the block enumeration is the expensive part) and cached; a
+prediction is then a dictionary lookup and a dot product, and ``predict_many`` applies the
+correction to a whole population at once.
 """
 
 from __future__ import annotations
@@ -13,18 +13,18 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from elasticvit.latency.correction import compute_ms
+from elasticvit.latency.correction import KINDS, features, kind_shares
 from elasticvit.latency.devices import DeviceSpec
 from elasticvit.latency.lut import LatencyTable, MissingBlockError, TableMismatchError
 from elasticvit.space import Arch, SearchSpace
 from elasticvit.space.specs import arch_blocks, space_blocks
 
 CACHE_LIMIT = 200_000
-"""Cached archs before the cache is cleared (a float per arch; bounds memory in long searches)."""
+"""Cached archs before the cache is cleared (12 floats per arch; bounds memory in long searches)."""
 
 
 class LatencyPredictor:
-    """``latency(arch) = scale * sum_b (table[b] - overhead) + per_block * blocks + offset`` (ms)."""
+    """``latency(arch) = sum_b (scale[kind_b] * (table[b] - overhead) + per_block[kind_b]) + offset`` (ms)."""
 
     def __init__(self, table: LatencyTable, space: SearchSpace) -> None:
         table.check(space.hash)
@@ -37,7 +37,7 @@ class LatencyPredictor:
         self.table = table
         self.space = space
         self.device = table.device
-        self._features: dict[str, tuple[float, int]] = {}
+        self._features: dict[str, np.ndarray] = {}
 
     @classmethod
     def from_table(cls, table: LatencyTable, space: SearchSpace) -> LatencyPredictor:
@@ -58,29 +58,35 @@ class LatencyPredictor:
 
     def predict(self, arch: Arch) -> float:
         """Predicted end-to-end latency of ``arch`` in milliseconds."""
-        compute, blocks = self.features(arch)
-        return float(self.table.correction.apply(compute, blocks))
+        return float(self.table.correction.apply(self.features(arch)))
 
     def predict_many(self, archs: Iterable[Arch]) -> np.ndarray:
         """Predicted latencies (ms) of several archs, in order."""
-        features = np.array([self.features(a) for a in archs], dtype=np.float64).reshape(-1, 2)
-        return np.asarray(self.table.correction.apply(features[:, 0], features[:, 1]), dtype=np.float64)
+        rows = [self.features(a) for a in archs]
+        return self.table.correction.apply(np.array(rows)) if rows else np.zeros(0)
 
     def block_sum_ms(self, arch: Arch) -> float:
         """The plain sum of the table entries of the arch's blocks (no correction)."""
         return float(self.table.medians(self.block_keys(arch)).sum())
 
+    def uncorrected_ms(self, arch: Arch) -> float:
+        """The block sum less the call overheads subtracted per block, plus one call: the prediction
+        without any fitted term (the correction of a table with no calibration archs)."""
+        call = self.table.call_overhead.value(self.table.settings.statistic)
+        return float(self.features(arch)[: len(KINDS)].sum()) + call
+
     def block_keys(self, arch: Arch) -> list[str]:
         return [b.key for b in arch_blocks(self.space, arch, self.table.num_classes)]
 
-    def features(self, arch: Arch) -> tuple[float, int]:
-        """The correction's inputs: overhead-free block sum (ms) and block count; cached per arch."""
+    def features(self, arch: Arch) -> np.ndarray:
+        """The correction's inputs (``correction.features``) for ``arch``; cached per arch."""
         # Keyed by the id string: it is cached on the arch and hashes faster than the nested model.
         cached = self._features.get(arch.id)
         if cached is None:
             keys = self.block_keys(arch)
-            block_sum = float(self.table.medians(keys).sum())
-            cached = (compute_ms(block_sum, len(keys), self.table.overhead_per_block_ms), len(keys))
+            latencies = self.table.medians(keys).tolist()  # first: a missing key raises MissingBlockError
+            shares = kind_shares([self.table.entries[k].kind for k in keys], latencies)
+            cached = features(shares, self.table.overhead_per_block_ms)
             if len(self._features) >= CACHE_LIMIT:
                 self._features.clear()
             self._features[arch.id] = cached

@@ -41,6 +41,8 @@ class ValidationPoint(BaseModel):
     measured_cv: float
     speed_factor: float = Field(default=1.0, gt=0.0, description="the scaling applied (see SpeedReference)")
     remeasured_ms: float | None = Field(default=None, description="a second measurement, scaled alike")
+    uncorrected_ms: float | None = Field(default=None, description="the prediction without any fitted term "
+                                         "(``LatencyPredictor.uncorrected_ms``; reports before it: None)")
 
 
 class ValidationReport(BaseModel):
@@ -54,6 +56,10 @@ class ValidationReport(BaseModel):
     n: int = Field(ge=1)
     within_10pct: float = Field(ge=0.0, le=1.0, description="share with |pred - meas| <= 10 % meas")
     within_10pct_raw: float = Field(ge=0.0, le=1.0, description="the same against the unscaled measurements")
+    within_10pct_uncorrected: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="the same for the predictions without any fitted term: the "
+        "block sums with the call overhead counted once (reports before it: None)"
+    )
     rmse_ms: float = Field(ge=0.0)
     mean_abs_rel_error: float = Field(ge=0.0)
     max_abs_rel_error: float = Field(ge=0.0)
@@ -83,6 +89,7 @@ class ValidationReport(BaseModel):
         measured = np.array([p.measured_ms for p in points])
         raw = measured / np.array([p.speed_factor for p in points])
         rel = np.abs(predicted - measured) / measured
+        uncorrected = [p.uncorrected_ms for p in points]
         twice = [p for p in points if p.remeasured_ms is not None]
         first = np.array([p.measured_ms for p in twice])
         second = np.array([p.remeasured_ms for p in twice])
@@ -93,6 +100,7 @@ class ValidationReport(BaseModel):
             n=len(points),
             within_10pct=_share_within(predicted, measured),
             within_10pct_raw=_share_within(predicted, raw),
+            within_10pct_uncorrected=None if None in uncorrected else _share_within(np.array(uncorrected), measured),
             rmse_ms=float(np.sqrt(np.mean((predicted - measured) ** 2))),
             mean_abs_rel_error=float(rel.mean()),
             max_abs_rel_error=float(rel.max()),
@@ -166,7 +174,8 @@ def validate_predictor(
     second = [m.value(statistic) for m, _ in remeasured] + [None] * (len(archs) - len(again))
     points = [
         ValidationPoint(arch_id=arch.id, predicted_ms=predictor.predict(arch), measured_ms=m.value(statistic),
-                        measured_cv=m.cv, speed_factor=factor, remeasured_ms=m2)
+                        measured_cv=m.cv, speed_factor=factor, remeasured_ms=m2,
+                        uncorrected_ms=predictor.uncorrected_ms(arch))
         for arch, (m, factor), m2 in zip(archs, measured, second, strict=True)
     ]
     elapsed = time.perf_counter() - start

@@ -1,9 +1,9 @@
 """Where a subnet's predicted latency goes on a device: its share per block kind and per stage.
 
-The predictor says ``latency = scale * sum_b (table[b] - overhead) + per_block * blocks + offset``
-(see ``elasticvit.latency.predictor``). That sum splits exactly into one share per block,
-``scale * (table[b] - overhead) + per_block``, plus the ``offset``, a per-run cost that belongs to
-no block (it may be negative: it is a fitted intercept). Grouping the block shares by kind
+The predictor says ``latency = sum_b (scale[kind_b] * (table[b] - overhead) + per_block[kind_b]) +
+offset`` (see ``elasticvit.latency.predictor``). That sum splits exactly into one share per block,
+``scale[kind_b] * (table[b] - overhead) + per_block[kind_b]``, plus the ``offset``, a per-run cost
+that belongs to no block (it may be negative: it is a fitted intercept). Grouping the block shares by kind
 (``first_conv``, ``stem``, ``mbconv``, ``downsample``, ``transformer``, ``head``) or by stage, with
 the offset as its own ``fixed`` part, gives two splits that each add up to the prediction.
 
@@ -55,10 +55,11 @@ def latency_breakdown(predictor: LatencyPredictor, arch: Arch, subnet: str | Non
     stages = block_stages(predictor.space, arch)
     if len(stages) != len(keys):  # the two walks over the arch must agree block for block
         raise ValueError(f"arch {arch.id}: {len(keys)} blocks but {len(stages)} stage labels")
-    shares = correction.scale * (table.medians(keys) - table.overhead_per_block_ms) + correction.per_block_ms
+    compute = (table.medians(keys) - table.overhead_per_block_ms).tolist()
+    shares = [correction.block_share(kind, c) for kind, c in zip(kinds, compute, strict=True)]
     by_kind: dict[str, float] = {k: 0.0 for k in KIND_ORDER if k in kinds}
     by_stage: dict[str, float] = dict.fromkeys(stages, 0.0)
-    for kind, stage, share in zip(kinds, stages, shares.tolist(), strict=True):
+    for kind, stage, share in zip(kinds, stages, shares, strict=True):
         by_kind[kind] += share
         by_stage[stage] += share
     by_kind[FIXED] = by_stage[FIXED] = float(correction.offset_ms)
