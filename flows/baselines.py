@@ -14,6 +14,7 @@ from elasticvit.config.io import validate_config
 from elasticvit.data import read_manifest
 from elasticvit.latency.registry import experiment_devices
 from elasticvit.layout import RESULT_NAME, baseline_dir, search_result_path
+from flows.parameters import OptionalPath, Override, Text
 from flows.redacted import flow
 from tasks.baselines import baseline_marker, compare_baselines_task, train_baseline_task
 from tasks.caching import refresh_if_missing
@@ -41,10 +42,10 @@ def baseline_config(
 
 @flow(name="elasticvit-baseline", log_prints=True)
 def baseline_flow(
-    model: str,
-    config: str = "quickstart",
-    overrides: list[str] | None = None,
-    checkpoint: Path | None = None,
+    model: Text,
+    config: Text = "quickstart",
+    overrides: list[Override] | None = None,
+    checkpoint: OptionalPath = None,
     epochs: int | None = None,
     minutes: float | None = None,
     supernet_seconds: float | None = None,
@@ -69,9 +70,9 @@ def comparison_inputs(cfg: ExperimentConfig, search_results: list[str] | None = 
 
 @flow(name="elasticvit-baseline-compare", log_prints=True)
 def baseline_compare_flow(
-    config: str = "quickstart",
-    overrides: list[str] | None = None,
-    search_results: list[str] | None = None,
+    config: Text = "quickstart",
+    overrides: list[Override] | None = None,
+    search_results: list[Text] | None = None,
 ) -> ComparisonRecord:
     """Place the trained baselines on every device's Pareto plot; write and log the comparison table."""
     cfg = load_config(config, overrides)

@@ -102,6 +102,9 @@ def deploy(specs: list[DeploymentSpec], source: Path = REPO) -> dict[str, UUID]:
             parameters=spec.parameters,
             cron=spec.cron,
             triggers=triggers,
+            # the server checks a run's parameters against the flow's schema before storing the
+            # run: a credential in one is refused (flows/parameters.py)
+            enforce_parameter_schema=True,
             print_next_steps=False,
         )
     return ids

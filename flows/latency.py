@@ -6,6 +6,7 @@ from __future__ import annotations
 from elasticvit.config import load_config
 from elasticvit.data import read_manifest
 from flows.mlflow_runs import link_run_artifact
+from flows.parameters import Override, Text
 from flows.redacted import flow
 from tasks.caching import refresh_if_missing
 from tasks.latency import collect_latency, latency_marker, validate_latency
@@ -14,11 +15,11 @@ from tasks.records import LatencyResult
 
 @flow(name="elasticvit-latency", log_prints=True)
 def latency_device(
-    device: str,
-    config: str = "quickstart",
-    overrides: list[str] | None = None,
+    device: Text,
+    config: Text = "quickstart",
+    overrides: list[Override] | None = None,
     num_classes: int | None = None,
-    parent_run_id: str | None = None,
+    parent_run_id: Text | None = None,
     announce: bool = True,
 ) -> LatencyResult:
     cfg = load_config(config, overrides)

@@ -13,6 +13,7 @@ from elasticvit.latency.validate import ValidationReport
 from elasticvit.layout import RESULT_NAME, baseline_dir, search_result_path, table_path, validation_path
 from flows.latency import latency_device
 from flows.mlflow_runs import runs_url
+from flows.parameters import Override, Text
 from flows.redacted import flow
 from flows.search import search_device_flow
 from flows.summary import chosen_rows, summary_markdown, with_baselines
@@ -22,9 +23,9 @@ from tasks.records import OnboardResult
 
 @flow(name="elasticvit-onboard", log_prints=True)
 def onboard_device(
-    device: str,
-    config: str = "quickstart",
-    overrides: list[str] | None = None,
+    device: Text,
+    config: Text = "quickstart",
+    overrides: list[Override] | None = None,
     on_device_pool: bool = True,
 ) -> OnboardResult:
     """With ``on_device_pool`` the table is measured by the ``latency-<device>`` deployment, i.e. by

@@ -14,6 +14,7 @@ from elasticvit.config import load_config
 from elasticvit.latency.registry import experiment_devices
 from flows.latency import latency_device
 from flows.mlflow_runs import close_parent_run, link_run_artifact, open_parent_run, runs_url
+from flows.parameters import Override, Text
 from flows.redacted import flow
 from flows.search import search_device_flow
 from flows.summary import chosen_rows, summary_markdown, with_baselines
@@ -27,7 +28,7 @@ from tasks.versioning import commit_pipeline, dvc_push
 
 
 @flow(name="elasticvit-pipeline", log_prints=True)
-def pipeline(config: str = "quickstart", overrides: list[str] | None = None) -> PipelineResult:
+def pipeline(config: Text = "quickstart", overrides: list[Override] | None = None) -> PipelineResult:
     cfg = load_config(config, overrides)
     parent = open_parent_run(cfg, "pipeline")
     devices = experiment_devices(cfg)

@@ -10,6 +10,7 @@ from elasticvit.latency.registry import experiment_devices
 from elasticvit.layout import search_result_path, supernet_path, table_path
 from elasticvit.search.driver import DeviceSearchResult
 from elasticvit.utils.hashing import sha256_file
+from flows.parameters import Override, Text
 from flows.redacted import flow
 from flows.search import search_device_flow
 from tasks.caching import refresh_if_missing
@@ -40,7 +41,7 @@ def stale_devices(cfg: ExperimentConfig) -> list[str]:
 
 
 @flow(name="elasticvit-research", log_prints=True)
-def research(config: str = "quickstart", overrides: list[str] | None = None) -> list[str]:
+def research(config: Text = "quickstart", overrides: list[Override] | None = None) -> list[str]:
     cfg = load_config(config, overrides)
     devices = stale_devices(cfg)
     print(f"devices to search again: {devices or 'none'}")

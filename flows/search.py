@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from elasticvit.config import load_config
 from flows.mlflow_runs import link_run_artifact, runs_url
+from flows.parameters import Override, Text
 from flows.redacted import flow
 from tasks.caching import refresh_if_missing
 from tasks.export import export_device, export_marker
@@ -20,10 +21,10 @@ from tasks.train import supernet_record
 
 @flow(name="elasticvit-search", log_prints=True)
 def search_device_flow(
-    device: str,
-    config: str = "quickstart",
-    overrides: list[str] | None = None,
-    parent_run_id: str | None = None,
+    device: Text,
+    config: Text = "quickstart",
+    overrides: list[Override] | None = None,
+    parent_run_id: Text | None = None,
     data: PreparedData | None = None,
     supernet: SupernetRecord | None = None,
 ) -> DeviceResult:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from elasticvit.config import load_config
 from flows.mlflow_runs import link_run_artifact
+from flows.parameters import Override, Text
 from flows.redacted import flow
 from tasks.caching import refresh_if_missing
 from tasks.prepare import prepare_data, prepare_marker
@@ -16,7 +17,7 @@ from tasks.train import train, train_marker
 
 
 @flow(name="elasticvit-prepare", log_prints=True)
-def prepare_flow(config: str = "quickstart", overrides: list[str] | None = None) -> PreparedData:
+def prepare_flow(config: Text = "quickstart", overrides: list[Override] | None = None) -> PreparedData:
     cfg = load_config(config, overrides)
     result = refresh_if_missing(prepare_data, prepare_marker(cfg))(cfg)
     link_run_artifact(cfg, result.mlflow_run_id, "prepare-mlflow-run")
@@ -24,7 +25,7 @@ def prepare_flow(config: str = "quickstart", overrides: list[str] | None = None)
 
 
 @flow(name="elasticvit-train", log_prints=True)
-def train_flow(config: str = "quickstart", overrides: list[str] | None = None) -> SupernetRecord:
+def train_flow(config: Text = "quickstart", overrides: list[Override] | None = None) -> SupernetRecord:
     cfg = load_config(config, overrides)
     data = refresh_if_missing(prepare_data, prepare_marker(cfg))(cfg)
     result = refresh_if_missing(train, train_marker(cfg))(cfg, data)

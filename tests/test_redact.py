@@ -113,3 +113,45 @@ def _logs(runs: list) -> list:
 
     with get_client(sync_client=True) as client:
         return client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[r.id for r in runs])))
+
+
+DEPLOYED_SECRET = "S3CRETPW"
+
+
+@pytest.mark.servers
+def test_a_deployment_refuses_a_run_whose_parameters_hold_a_credential(tmp_path: Path, prefect_api: str, stack_dir: Path) -> None:
+    """Started from outside (UI, API, ``prefect deployment run --param``), a run's parameters reach
+    Prefect's server before any code of ours: its schema check refuses them, storing nothing."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    from flows.deploy import deploy, deployment_specs
+
+    (spec,) = [s for s in deployment_specs("quickstart") if s.name == "prepare"]
+    deployment_id = deploy([spec])["prepare"]
+    refused = [
+        {"overrides": [f"data.url=https://user:{DEPLOYED_SECRET}@127.0.0.1/x.tgz"]},
+        {"overrides": [f"data.url=HTTPS://{DEPLOYED_SECRET}@127.0.0.1/x.tgz"]},
+        {"overrides": [f"storage.Password={DEPLOYED_SECRET}"]},  # a secret-named key: its value is the secret
+        {"config": f"https://user:{DEPLOYED_SECRET}@127.0.0.1/experiment.yaml"},
+    ]
+    with get_client(sync_client=True) as client:
+        before = {r.id for r in _deployment_runs(client, deployment_id)}
+        for parameters in refused:
+            with pytest.raises(PrefectHTTPStatusError, match="409 Conflict"):
+                client.create_flow_run_from_deployment(deployment_id, parameters=parameters)
+        clean = [f"data.output_dir={tmp_path}/data@v2", "data.url=https://127.0.0.1/token/x.tgz"]  # an @ or a secret's name in a value is fine
+        run = client.create_flow_run_from_deployment(deployment_id, parameters={"overrides": clean})
+        assert run.parameters == {"config": "quickstart", "overrides": clean}
+        assert {r.id for r in _deployment_runs(client, deployment_id)} - before == {run.id}
+        client.delete_flow_run(run.id)  # a worker of a later test on the pool would run it
+
+    # Prefect's database (WAL included) and everything else its server and the client wrote
+    files = [p for root in (stack_dir, Path(os.environ["PREFECT_HOME"])) for p in root.rglob("*") if p.is_file()]
+    assert [p for p in files if DEPLOYED_SECRET.encode() in p.read_bytes()] == []
+
+
+def _deployment_runs(client, deployment_id) -> list:
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    return client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])))
