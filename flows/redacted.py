@@ -1,5 +1,5 @@
 """The ``flow`` decorator of every flow here: Prefect's, except that a run's parameters are stored
-with URL credentials masked.
+with credentials masked (URL user-info, the value of an override whose key names a secret).
 
 Prefect records a flow run's parameters when it creates the run, before the flow's body (and its
 config check, which refuses a credential) runs. The CLI checks the config before it calls a flow;
@@ -14,7 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 from prefect import Flow
 from prefect.utilities.collections import visit_collection
 
-from elasticvit.utils.redact import redact_text
+from elasticvit.utils.redact import redact_setting
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -25,7 +25,7 @@ class RedactedFlow(Flow[P, R]):
         """What Prefect stores of the parameters (the run itself gets them as given)."""
         return visit_collection(
             super().serialize_parameters(parameters),
-            lambda value: redact_text(value) if isinstance(value, str) else value,
+            lambda value: redact_setting(value) if isinstance(value, str) else value,
             return_data=True,
         )
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from elasticvit.config import load_config
 from elasticvit.config.io import ConfigError
-from elasticvit.utils.redact import redact_text, redact_value
+from elasticvit.utils.redact import redact_setting, redact_text, redact_value
 
 
 def test_url_credentials_and_secret_keys_are_masked() -> None:
@@ -21,6 +21,10 @@ def test_url_credentials_and_secret_keys_are_masked() -> None:
     assert redact_text("https://host/path@v2") == "https://host/path@v2"  # an @ in the path is not user-info
     assert redact_value("storage.aws_secret_access_key", "abc") == "***"
     assert redact_value("tracking.api_token", "abc") == "***"
+    assert redact_setting("storage.password=hunter2") == "storage.password=***"
+    assert redact_setting("data.url=https://u:PW@h/x") == "data.url=https://***@h/x"
+    assert redact_setting("training.lr=0.002") == "training.lr=0.002"
+    assert redact_setting("a sentence = with spaces") == "a sentence = with spaces"
     assert redact_value("data.url", "https://u:p@h/x") == "https://***@h/x"
     assert redact_value("training.lr", "0.002") == "0.002"
 
