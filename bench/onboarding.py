@@ -33,7 +33,7 @@ from elasticvit.baselines.run import RESULT_NAME
 from elasticvit.config import load_config
 from elasticvit.export.run import ExportReport
 from elasticvit.latency import table_path
-from elasticvit.layout import device_dir
+from elasticvit.layout import device_dir, export_dir, exports_path
 from elasticvit.utils.atomic import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     subprocess.run(command, cwd=ROOT, env=env, check=True)
     onboard_s = time.perf_counter() - started
-    exports = ExportReport.load(Path(cfg.search.export_dir) / DEVICE["name"] / "exports.json")
+    exports = ExportReport.load(exports_path(cfg.search, DEVICE["name"]))
     subnets = [
         {"device": m.device, "budget_ms": m.budget_ms, "measured_ms": m.measured_ms, "test_accuracy": m.test_accuracy}
         for m in exports.models
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
 def forget_device(cfg, name: str) -> None:
     """Remove what an earlier onboarding of ``name`` left, so that this one measures everything."""
     for path in (table_path(cfg.latency.output_dir, name).parent, device_dir(cfg.search, name),
-                 Path(cfg.search.export_dir) / name):
+                 export_dir(cfg.search, name)):
         shutil.rmtree(path, ignore_errors=True)
     for model in cfg.baselines.models:
         path = baseline_dir(cfg.baselines.output_dir, model) / RESULT_NAME

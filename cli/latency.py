@@ -105,6 +105,6 @@ def validate(
         report = validate_predictor(search_space, predictor, spec, cfg.latency, n, progress)
         report.save(validation_path(path))
         scatter_plot(report, validation_path(path).with_suffix(".png"))
-        typer.echo(f"{spec.name}: {report.summary()} -> {path.with_name('validation.json')}")
+        typer.echo(f"{spec.name}: {report.summary()} -> {validation_path(path)}")
         if warning := report.noise_warning():
             typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
