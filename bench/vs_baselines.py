@@ -80,7 +80,7 @@ from elasticvit.latency import LatencyPredictor, collect_table, get_backend
 from elasticvit.latency.devices import DeviceSpec
 from elasticvit.latency.registry import device_spec
 from elasticvit.latency.timing import arch_runner, measure_runners
-from elasticvit.layout import search_result_path, supernet_path, table_path
+from elasticvit.layout import manifest_path, search_result_path, supernet_path, table_path
 from elasticvit.search import DeviceSearchResult
 from elasticvit.search.pareto import pareto_front
 from elasticvit.search.run import run_search
@@ -307,7 +307,7 @@ class Bench:
 
     def _check_data(self, trained_on: Path) -> None:
         """Warn when the supernet's training data is not the split the baselines train on."""
-        manifest = trained_on / "manifest.json"
+        manifest = manifest_path(trained_on)
         if manifest.exists() and (version := json.loads(manifest.read_text())["version"]) != self.manifest.version:
             log.warning("the supernet trained on %s (data version %s), not on this benchmark's split (%s): "
                         "the comparison is unfair", trained_on, version, self.manifest.version)
