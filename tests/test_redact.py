@@ -47,6 +47,13 @@ def test_a_config_refuses_credentials_and_its_error_does_not_repeat_them(overrid
     assert "HUNTER2" not in "".join(traceback.format_exception(caught.value))
 
 
+def test_an_override_whose_key_names_a_secret_is_masked_in_its_error() -> None:
+    override = "storage.password=[HUNTER2"  # a variable: the traceback quotes the calling line
+    with pytest.raises(ConfigError, match=r"override 'storage\.password=\*\*\*': the value is not valid YAML") as caught:
+        load_config("quickstart", [override])
+    assert "HUNTER2" not in "".join(traceback.format_exception(caught.value))
+
+
 def test_a_password_that_reaches_logging_anyway_is_masked_in_mlflow_params(sqlite_tracking: str) -> None:
     from tasks.tracking import log_flat_params, stage_run
 

@@ -13,7 +13,7 @@ from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.errors import ElasticViTError, describe_invalid
 from elasticvit.utils.atomic import write_text
 from elasticvit.utils.hashing import stable_hash
-from elasticvit.utils.redact import redact_text
+from elasticvit.utils.redact import redact_setting, redact_text
 from elasticvit.utils.shipped import CONFIGS
 
 CONFIG_DIR = CONFIGS
@@ -68,7 +68,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     """Return a copy of ``raw`` with each ``a.b.c=value`` applied (value parsed as YAML)."""
     result = _deep_copy(raw)
     for item in overrides:
-        shown = redact_text(item)  # an error names the override, never its credentials
+        shown = redact_setting(item)  # an error names the override, never its credentials
         if "=" not in item:
             raise ConfigError(f"override '{shown}': expected the form section.key=value")
         key, value = item.split("=", 1)
