@@ -23,6 +23,10 @@ the full run's small JSON records (training, inherited scores, standalone runs) 
     python -m bench.supernet_quality --quick              # smoke run: minutes, numbers meaningless
     python -m bench.supernet_quality                      # the run reported in docs/benchmarks.md
     python -m bench.supernet_quality --part standalone    # only the standalone trainings
+
+A run of another space can be compared arch for arch with an earlier report: ``--compare-with
+STEM`` scores the named archs of ``bench/results/STEM.json`` that this run's space holds, inherited
+from this supernet, beside their earlier figures (the report's ``compared_with``).
 """
 
 from __future__ import annotations
@@ -132,6 +136,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="section.key=value for the standalone references only: a one-change supernet run "
                              "keeps the references (and their cached trainings) of the run it is compared with")
     parser.add_argument("--name", help="results file stem (default supernet_quality)")
+    parser.add_argument("--compare-with", metavar="STEM",
+                        help="also score the named archs of bench/results/STEM.json that this space holds")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     scale = SCALES["quick" if args.quick else "full"]
@@ -161,6 +167,8 @@ def main(argv: list[str] | None = None) -> None:
         standalone = {n: _cached_standalone(reference_cfg, a, data_dir, cache) for n, a in named.items()}
     report = build_report(cfg, space, num_classes, training, named, randoms, inherited, standalone,
                           list(args.overrides), list(args.standalone_overrides))
+    if args.compare_with:
+        report["compared_with"] = compare_with(args.compare_with, space, run_dir, records, data_dir)
     write_json(RESULTS / f"{name}.json", report)
     write_bytes(RESULTS / f"{name}.png", plot(report))
     write_text(RESULTS / f"{name}.md", markdown(report))
@@ -224,6 +232,31 @@ def evaluate_inherited(
     latencies, resnet_ms = time_archs(model, archs, cfg)
     out = {"accuracy": [a[0] for a in accs], "halves": [a[1:] for a in accs], "latency_ms": latencies,
            "timm_resnet18_ms": resnet_ms}
+    write_json(cached, out)
+    return out
+
+
+def shared_archs(earlier: dict, space: SearchSpace) -> list[dict]:
+    """The named archs of an earlier report that ``space`` holds, with their earlier figures."""
+    return [
+        {"name": r["name"], "arch_id": r["arch_id"], "earlier_inherited_val": r["inherited_val"],
+         "earlier_standalone_val": r.get("standalone_val")}
+        for r in earlier["archs"] if space.contains(Arch.parse(r["arch_id"]))
+    ]
+
+
+def compare_with(stem: str, space: SearchSpace, run_dir: Path, records: Path, data_dir: Path) -> dict:
+    """``shared_archs`` of ``bench/results/<stem>.json`` scored inherited from this run; cached."""
+    cached = records / f"compared-{stem}.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
+    path = RESULTS / f"{stem}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"--compare-with {stem}: no report {path}")
+    rows = shared_archs(json.loads(path.read_text()), space)
+    model, _ = load_supernet(supernet_path(run_dir / "supernet"))
+    accs = SubnetScorer(data_dir, split="test").split_accuracies(model, [Arch.parse(r["arch_id"]) for r in rows], [None])
+    out = {"report": stem, "archs": [r | {"inherited_val": a[0]} for r, a in zip(rows, accs, strict=True)]}
     write_json(cached, out)
     return out
 
@@ -356,6 +389,11 @@ def markdown(report: dict) -> str:
         f"at <= {scaled:.2f} ms (the budget scaled by resnet18, {report['timm_resnet18_ms_1t']:.2f} ms here "
         f"against {RESNET18_MS_REFERENCE} ms): {_pct(report['best_val_at_1p8ms_reference_scaled'])}.",
     ]
+    if "compared_with" in report:
+        lines += ["", f"Archs of `{report['compared_with']['report']}` this space holds, inherited here and there:", "",
+                  "| arch | here | there | there, trained alone |", "| --- | --- | --- | --- |"]
+        lines += [f"| {r['name']} | {100 * r['inherited_val']:.1f} | {100 * r['earlier_inherited_val']:.1f} | "
+                  f"{_pct(r['earlier_standalone_val'])} |" for r in report["compared_with"]["archs"]]
     return "\n".join(lines) + "\n"
 
 

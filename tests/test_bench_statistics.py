@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.supernet_quality import best_under, kendall_tau, spearman, spread_pts
+from bench.supernet_quality import best_under, kendall_tau, shared_archs, spearman, spread_pts
+from elasticvit.space import load_space
 
 
 def test_kendall_tau_counts_concordant_minus_discordant_pairs():
@@ -35,3 +36,13 @@ def test_best_under_a_latency_budget():
     assert best_under(accs, lats, 1.8) == 0.70
     assert best_under(accs, lats, 1.7) == 0.70  # at the budget counts
     assert best_under(accs, lats, 1.0) is None
+
+
+def test_an_earlier_reports_archs_are_compared_only_where_the_space_holds_them():
+    space = load_space("cifar")
+    inside = space.largest().id
+    outside = inside.replace("t128", "t144")  # wider than the space's last stage allows
+    earlier = {"archs": [{"name": "largest", "arch_id": inside, "inherited_val": 0.7, "standalone_val": 0.71},
+                         {"name": "wider", "arch_id": outside, "inherited_val": 0.6, "standalone_val": None}]}
+    assert shared_archs(earlier, space) == [{"name": "largest", "arch_id": inside, "earlier_inherited_val": 0.7,
+                                            "earlier_standalone_val": 0.71}]
