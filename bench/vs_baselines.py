@@ -44,7 +44,6 @@ must be given to every part (the baselines' cache keys hold it).
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import logging
 import os
@@ -54,7 +53,6 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 
-import numpy as np
 import torch
 from pydantic import BaseModel
 
@@ -73,13 +71,13 @@ from elasticvit.baselines import (
     run_baseline,
     write_report,
 )
+from elasticvit.baselines.interleaved import time_models, timed_archs
 from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.config.io import load_config
 from elasticvit.data import read_manifest
 from elasticvit.latency import LatencyPredictor, collect_table, get_backend
 from elasticvit.latency.devices import DeviceSpec
 from elasticvit.latency.registry import device_spec
-from elasticvit.latency.timing import arch_runner, measure_runners
 from elasticvit.layout import manifest_path, search_result_path, supernet_path, table_path
 from elasticvit.search import DeviceSearchResult
 from elasticvit.search.pareto import pareto_front
@@ -382,7 +380,7 @@ class Bench:
             table = collect_table(self.space, spec, n, self.cfg.latency, table_path(out, device), progress=False)
             # the search's budgets: each baseline's latency here (weights do not change it, so untrained)
             nets = [create_baseline(m, n) for m in self.cfg.baselines.models]
-            ms = time_interleaved(spec, self.cfg, [], nets, res)
+            ms = time_models(spec, self.cfg, [], nets, res)
             return {"table": str(table_path(out, device)), "table_sha256": sha256_file(table_path(out, device)),
                     "collect_s": round(table.collect_s, 1),
                     "baseline_ms": dict(zip(self.cfg.baselines.models, ms, strict=True))}
@@ -441,7 +439,7 @@ class Bench:
 
         def run(out: Path) -> dict:
             result = DeviceSearchResult.load(search["result"])
-            picked = measured_archs(result, MEASURE_FRONT_MAX)
+            picked = timed_archs(result, MEASURE_FRONT_MAX)
             supernet, _ = load_supernet(self.supernet.path)
             archs = [Arch.parse(a) for a in picked]
             log.info("%s: scoring %d subnets on the test split", device, len(archs))
@@ -449,7 +447,7 @@ class Bench:
             nets = [create_baseline(b.model, b.num_classes, b.weights) for b in baselines]
             log.info("%s: timing %d subnets and %d baselines interleaved", device, len(archs), len(nets))
             started = time.perf_counter()
-            ms = time_interleaved(self.spec(device), self.cfg, [(supernet, a) for a in archs], nets,
+            ms = time_models(self.spec(device), self.cfg, [(supernet, a) for a in archs], nets,
                                   baselines[0].resolution)
             cloud = {p.arch_id: p for p in result.cloud}
             subnets = [{"arch_id": a, "kind": kind, "test_accuracy": acc, "search_val_accuracy": cloud[a].val_accuracy
@@ -515,34 +513,6 @@ class Bench:
     def _cmd(self, part: str) -> str:
         given = f"--budget-s {self.given_budget_s:g} " if self.given_budget_s else ""
         return f"{'--quick ' if self.quick else ''}{given}{part}"
-
-
-def measured_archs(result: DeviceSearchResult, front_max: int) -> dict[str, str]:
-    """Arch id -> ``chosen`` or ``front``: the search's chosen subnets, then its front (evenly thinned
-    to ``front_max``, ends kept)."""
-    picked = {b.arch_id: "chosen" for b in result.budgets}
-    front = [p.arch_id for p in result.front]
-    if len(front) > front_max:
-        front = [front[round(i)] for i in np.linspace(0, len(front) - 1, front_max)]
-    for arch_id in front:
-        picked.setdefault(arch_id, "front")
-    return picked
-
-
-def time_interleaved(
-    spec: DeviceSpec, cfg: ExperimentConfig, subnets: Sequence[tuple[torch.nn.Module, Arch]],
-    nets: Sequence[torch.nn.Module], resolution: int,
-) -> list[float]:
-    """Subnets (extracted from the supernet) and whole models timed end to end in one interleaved run
-    on the device's backend; each one's latency in ms (``latency.statistic``), subnets first."""
-    backend = get_backend(spec)
-    shape = (spec.batch_size, 3, resolution, resolution)
-    with backend.session():
-        runners = [arch_runner(backend, supernet, supernet.space, arch, supernet.num_classes)
-                   for supernet, arch in subnets]
-        runners += [backend.prepare(copy.deepcopy(net).cpu().eval(), shape) for net in nets]
-        measured = measure_runners(runners, cfg.latency, spec)
-    return [m.value(cfg.latency.statistic) for m in measured]
 
 
 def summary(report: dict, rows: Sequence[ComparisonRow]) -> str:

@@ -116,6 +116,7 @@ def _register_stage_commands() -> None:
     app.add_typer(device.app, name="device")
     app.add_typer(latency.app, name="latency")
     app.command(name="search")(search.search)
+    app.command(name="timing")(search.timing)
     app.command(name="evaluate")(search.evaluate)
     app.command(name="export")(search.export)
     app.command(name="baseline")(baseline.baseline)

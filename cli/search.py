@@ -1,4 +1,5 @@
-"""``elasticvit search | evaluate | export``: per-device search, scoring and export of the chosen subnets.
+"""``elasticvit search | timing | evaluate | export``: per-device search, interleaved timing, scoring and export
+of the chosen subnets.
 
 Plain functions; ``cli/main.py`` registers them with ``app.command()``. The library is imported
 inside the commands so that ``elasticvit --help`` does not load torch.
@@ -52,6 +53,31 @@ def search(
                 for b in result.budgets
             ],
         }
+
+    _per_device(config, overrides, devices, one)
+
+
+def timing(
+    devices: DevicesOpt = None,
+    config: ConfigOpt = "quickstart",
+    overrides: OverrideOpt = None,
+    supernet: SupernetOpt = None,
+) -> None:
+    """Time each device's chosen subnets, part of its searched front and the trained baselines in one
+    interleaved run on the device; write timing.json beside the search result (the export and the
+    comparison then use these latencies)."""
+
+    def one(cfg: ExperimentConfig, device: str) -> list[dict]:
+        from elasticvit.baselines import BaselineResult
+        from elasticvit.baselines.interleaved import time_front
+        from elasticvit.layout import search_result_path, supernet_path, timing_path, trained_baselines
+        from elasticvit.search import DeviceSearchResult
+
+        baselines = [BaselineResult.load(p) for p in trained_baselines(cfg.baselines).values()]
+        result = time_front(cfg, DeviceSearchResult.load(search_result_path(cfg.search, device)),
+                            supernet or supernet_path(cfg.training.output_dir), baselines)
+        result.save(timing_path(cfg.search, device))
+        return [m.model_dump(mode="json") for m in result.models]
 
     _per_device(config, overrides, devices, one)
 

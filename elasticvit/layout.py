@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from elasticvit.config.experiment import SearchConfig
+from elasticvit.config.experiment import BaselinesConfig, SearchConfig
 
 MANIFEST_NAME = "manifest.json"
 """A prepared dataset's manifest, written last (its presence means the splits are complete)."""
@@ -20,6 +20,7 @@ VALIDATION_NAME = "validation.json"
 RESULT_NAME = "result.json"
 """A device search's result, and a baseline's."""
 EXPORTS_NAME = "exports.json"
+TIMING_NAME = "timing.json"
 
 
 def manifest_path(data_dir: str | os.PathLike[str]) -> Path:
@@ -50,6 +51,11 @@ def search_result_path(search: SearchConfig, device: str) -> Path:
     return device_dir(search, device) / RESULT_NAME
 
 
+def timing_path(search: SearchConfig, device: str) -> Path:
+    """The interleaved timing of a device's chosen subnets, front and baselines."""
+    return device_dir(search, device) / TIMING_NAME
+
+
 def search_front_path(search: SearchConfig, device: str) -> Path:
     """The plot of a device's searched Pareto front."""
     return device_dir(search, device) / "front.png"
@@ -72,3 +78,9 @@ def export_metrics_path(search: SearchConfig, device: str) -> Path:
 def baseline_dir(baselines_dir: str | os.PathLike[str], model: str) -> Path:
     """One baseline's weights and result: ``<baselines.output_dir>/models/<model>/``."""
     return Path(baselines_dir) / "models" / model
+
+
+def trained_baselines(baselines: BaselinesConfig) -> dict[str, Path]:
+    """Model -> its ``result.json``, for the configured baselines trained so far."""
+    found = {m: baseline_dir(baselines.output_dir, m) / RESULT_NAME for m in baselines.models}
+    return {m: path for m, path in found.items() if path.exists()}

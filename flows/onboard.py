@@ -10,7 +10,7 @@ from prefect.deployments import run_deployment
 from elasticvit.config import load_config
 from elasticvit.latency.registry import experiment_devices
 from elasticvit.latency.validate import ValidationReport
-from elasticvit.layout import RESULT_NAME, baseline_dir, search_result_path, table_path, validation_path
+from elasticvit.layout import search_result_path, table_path, trained_baselines, validation_path
 from flows.latency import latency_device
 from flows.mlflow_runs import runs_url
 from flows.parameters import Override, Text
@@ -61,8 +61,7 @@ def onboard_device(
         print(f"onboard {device}: warning: {warning}")
     searched = search_device_flow(device, config, overrides)
     mark = done("search and export", mark)
-    trained = [m for m in cfg.baselines.models if (baseline_dir(cfg.baselines.output_dir, m) / RESULT_NAME).exists()]
-    baselines = [time_baseline_task(cfg, model, device) for model in trained]
+    baselines = [time_baseline_task(cfg, model, device) for model in trained_baselines(cfg.baselines)]
     comparison = None
     if baselines:
         searches = [search_result_path(cfg.search, d) for d in experiment_devices(cfg)]

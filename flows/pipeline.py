@@ -1,6 +1,6 @@
-"""The end-to-end pipeline: prepare -> train -> latency per device -> search, export and register
-per device -> baselines on the same data, devices and plots -> the run's report (an HTML page on the
-pipeline's MLflow run) -> with ``storage.s3_bucket`` set, every artifact recorded in ``dvc.lock``
+"""The end-to-end pipeline: prepare -> train -> latency per device -> baselines on the same data and
+devices -> per device: search, the chosen subnets timed interleaved with the baselines, export and
+register -> the comparison and the run's report (an HTML page on the pipeline's MLflow run) -> with ``storage.s3_bucket`` set, every artifact recorded in ``dvc.lock``
 and pushed to the S3 remote."""
 
 from __future__ import annotations
@@ -45,13 +45,8 @@ def pipeline(config: Text = "quickstart", overrides: list[Override] | None = Non
                 device: latency_device(device, config, overrides, data.num_classes, parent, announce=False)
                 for device in devices
             }
-        with timed(stage_s, "search"):
-            # this run's data and supernet records go down: no device prepares again or re-reads the supernet
-            searched = {
-                device: search_device_flow(device, config, overrides, parent, data=data, supernet=supernet)
-                for device in devices
-            }
         with timed(stage_s, "baselines"):
+            # trained before the searches: each device's chosen subnets are timed beside them
             baselines = [
                 refresh_if_missing(train_baseline_task, baseline_marker(cfg, model))(
                     cfg, model, data.data_dir, data.data_version, supernet.wall_time_s, parent_run_id=parent
@@ -61,6 +56,13 @@ def pipeline(config: Text = "quickstart", overrides: list[Override] | None = Non
             for device in devices[len(cfg.latency.devices):]:  # added ones: timed, never retrained for
                 for baseline in baselines:
                     time_baseline_task(cfg, baseline.model, device, parent_run_id=parent)
+        with timed(stage_s, "search"):
+            # this run's data, supernet and baseline records go down: no device prepares again or re-reads them
+            searched = {
+                device: search_device_flow(device, config, overrides, parent, data=data, supernet=supernet,
+                                           baselines=baselines)
+                for device in devices
+            }
             comparison = (
                 compare_baselines_task(
                     cfg, [b.result for b in baselines], [s.search.result for s in searched.values()], parent

@@ -24,6 +24,7 @@ from elasticvit.baselines import (
     run_baseline,
     time_baseline,
 )
+from elasticvit.baselines.interleaved import device_timings
 from elasticvit.baselines.report import COMPARISON_JSON, comparison_dir, write_report
 from elasticvit.config import ExperimentConfig
 from elasticvit.latency.registry import device_spec
@@ -134,11 +135,13 @@ def compare_baselines_task(
 ) -> ComparisonRecord:
     """Place the baselines on every device's Pareto plot; write and log the comparison table.
 
-    Cheap (no training, no measuring), so it is not cached: it always reflects the given files.
+    A device's interleaved timing (``tasks.timing``), where one was made for its search, sets the
+    latencies of what it timed. Cheap (no training, no measuring), so it is not cached: it always
+    reflects the given files.
     """
     baselines = [BaselineResult.load(p) for p in baseline_results]
     searches = [DeviceSearchResult.load(p) for p in search_results]
-    comparison = compare_all(searches, baselines)
+    comparison = compare_all(searches, baselines, device_timings(cfg.search, searches))
     out = comparison_dir(cfg.baselines.output_dir)
     with stage_run(cfg, "baseline-compare", parent_run_id=parent_run_id, tags={"kind": "baseline-comparison"}) as run:
         for path in write_report(comparison, out):

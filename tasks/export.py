@@ -28,8 +28,9 @@ from elasticvit.config import ExperimentConfig
 from elasticvit.config.io import config_hash
 from elasticvit.export import ExportedModel, run_export
 from elasticvit.layout import exports_path
+from elasticvit.utils.hashing import sha256_file
 from tasks.caching import input_key
-from tasks.records import ExportRecord, PreparedData, SearchRecord, SupernetRecord
+from tasks.records import ExportRecord, PreparedData, SearchRecord, SupernetRecord, TimingRecord
 from tasks.retries import retry_unless_bad_input
 from tasks.tracking import SUBNET_STAGE, common_tags, stage_run, subnet_metrics, subnet_tags
 
@@ -48,6 +49,8 @@ def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
         "search_run": parameters["search"].mlflow_run_id,
         "supernet": parameters["supernet"].supernet_sha256,
         "data_version": parameters["data"].data_version,
+        # the interleaved timing's figures go into the cards and the registry
+        "timing": sha256_file(timing.timing) if (timing := parameters.get("timing")) else None,
     }
     return input_key(f"export-{device}", {**inputs, "out": str(export_marker(cfg, device))})
 
@@ -66,9 +69,11 @@ def export_device(
     data: PreparedData,
     supernet: SupernetRecord,
     search: SearchRecord,
+    timing: TimingRecord | None = None,
     parent_run_id: str | None = None,
 ) -> ExportRecord:
-    """Export, score on test and register every subnet chosen for ``device``."""
+    """Export, score on test and register every subnet chosen for ``device``; its latency on the
+    device is ``timing``'s (the interleaved run's file, which ``run_export`` reads) where given."""
     tags = {"device": device, "data_version": data.data_version, "supernet_run_id": supernet.mlflow_run_id}
     with stage_run(cfg, "export", parent_run_id=parent_run_id, run_name=f"export-{device}", tags=tags) as run:
         report = run_export(cfg, device, supernet_path=supernet.checkpoint, data_dir=data.data_dir,
@@ -148,7 +153,8 @@ def subnet_run(
     cfg: ExperimentConfig, model: ExportedModel, run_id: str | None, tags: Mapping[str, Any]
 ) -> Iterator[mlflow.ActiveRun]:
     """The (device, budget) subnet's run, reopened (or opened, when the search's is unknown or gone)
-    with the export's figures and ``tags`` added; figures the search already logged are not logged twice."""
+    with the export's figures and ``tags`` added; figures the search already logged are not logged again unless they changed (the latency, when
+    the interleaved timing re-measured the subnet: its history keeps both)."""
     subnet = subnet_tags(model.device, model.budget_ms, model.arch_id, model.measured_ms)
     if run_id is not None and _usable(run_id):
         context = mlflow.start_run(run_id=run_id, nested=True)
@@ -159,7 +165,7 @@ def subnet_run(
         figures = subnet_metrics(model.val_accuracy, model.measured_ms, model.predicted_ms, model.macs,
                                  model.params, test_accuracy=model.test_accuracy)
         mlflow.log_metrics({
-            **{k: v for k, v in figures.items() if k not in run.data.metrics},
+            **{k: v for k, v in figures.items() if run.data.metrics.get(k) != v},
             "standalone_val_accuracy": model.standalone_val_accuracy, "onnx_max_abs_diff": model.onnx_max_abs_diff,
         })
         yield run

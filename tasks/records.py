@@ -121,6 +121,16 @@ class SearchRecord(Record):
     budgets: list[ChosenBudget]
 
 
+class TimingRecord(Record):
+    """One device's chosen subnets, front and baselines timed interleaved (task ``time-front``)."""
+
+    device: str
+    timing: str
+    """The device's ``timing.json`` (``elasticvit.baselines.interleaved.InterleavedTiming``)."""
+    mlflow_run_id: str
+    timing_s: float
+
+
 class ExportRecord(Record):
     """One device's exported and registered subnets (task ``export-device``)."""
 
@@ -186,6 +196,7 @@ class DeviceResult(Record):
 
     device: str
     search: SearchRecord
+    timing: TimingRecord
     export: ExportRecord
 
 

@@ -23,6 +23,7 @@ from elasticvit.baselines import (
     plot_pareto,
     resolve_budget,
 )
+from elasticvit.baselines.interleaved import InterleavedTiming, TimedModel, timed_archs
 from elasticvit.config.experiment import BaselinesConfig, TrainingConfig
 from elasticvit.latency import Measurement
 from elasticvit.search import BudgetResult, CloudPoint, DeviceSearchResult
@@ -159,6 +160,42 @@ def test_baseline_appears_on_the_device_pareto_data_and_plot(tmp_path: Path) -> 
         ("dev", "resnet18", "b"), ("other", "resnet18", "c")
     ]
     assert type(comparison).load(comparison.save(tmp_path / "comparison.json")) == comparison
+
+
+def test_the_interleaved_timing_places_the_subnets_and_baselines_it_timed() -> None:
+    search = make_search_result("dev")
+    timing = InterleavedTiming(device="dev", supernet="s", statistic="median", timing_s=1.0, models=[
+        TimedModel(name="b", kind="chosen", measured_ms=2.4, predicted_ms=2.0),
+        TimedModel(name="a", kind="front", measured_ms=0.9, predicted_ms=1.0),
+        TimedModel(name="resnet18", kind="baseline", measured_ms=2.3, predicted_ms=None),
+    ])
+    assert timing.covers(search)
+    assert not timing.model_copy(update={"supernet": "another"}).covers(search)
+    assert not timing.model_copy(update={"models": timing.models[1:]}).covers(search)  # the chosen arch untimed
+    baseline = make_baseline_result("resnet18", 0.72, {"dev": 2.5})
+    pareto = device_pareto(search, [baseline], timing)
+    placed = {p.name: (p.latency_ms, p.measured) for p in pareto.points}
+    # the timing's figures win over the search's (2.1) and the baseline's own (2.5) measurements
+    assert placed == {"a": (0.9, True), "b": (2.4, True), "c": (3.0, False), "slow-bad": (4.0, False),
+                      "resnet18": (2.3, True)}
+    # measured side by side, the chosen subnet is now slower than the baseline: no subnet at its latency beats it
+    [row] = compare_all([search], [baseline], {"dev": timing}).rows
+    assert (row.baseline_ms, row.subnet_at_latency, row.subnet_acc_at_latency) == (2.3, "a", 0.60)
+
+
+def test_timed_archs_are_the_chosen_then_the_front_thinned_with_its_ends() -> None:
+    def point(i: int) -> CloudPoint:
+        return CloudPoint(arch_id=f"f{i}", predicted_ms=float(i), val_accuracy=0.5 + i / 100)
+
+    chosen = BudgetResult(budget_ms=3.0, arch_id="f2", arch={}, predicted_ms=2.0, measured_ms=2.1, val_accuracy=0.52,
+                          macs=None, params=None, evaluations=1, measured=1, history=[], search_s=0.0)
+    front = [point(i) for i in range(10)]
+    result = DeviceSearchResult(device="dev", supernet="s", data="d", budgets=[chosen], cloud=front, front=front,
+                                measured=10, cache_hits=0, search_s=0.0)
+    assert timed_archs(result, front_max=4) == {"f2": "chosen", "f0": "front", "f3": "front", "f6": "front",
+                                                "f9": "front"}
+    assert len(timed_archs(result, front_max=30)) == 10
+    assert timed_archs(result, front_max=0) == {"f2": "chosen"}
 
 
 def test_baseline_without_a_measurement_on_the_device_is_an_error() -> None:

@@ -14,12 +14,10 @@ from bench.vs_baselines import (
     check_targets,
     device_pareto,
     device_rows,
-    measured_archs,
     row_measured,
     train_once,
 )
 from elasticvit.baselines import Comparison, ParetoPoint, comparison_table
-from elasticvit.search.driver import BudgetResult, CloudPoint, DeviceSearchResult
 
 
 def subnet(name: str, acc: float, ms: float, kind: str = "subnet", measured: bool = True) -> ParetoPoint:
@@ -91,20 +89,6 @@ def test_targets_say_where_they_are_missed_and_by_how_much():
     assert t["speedup"]["speedup"] == pytest.approx(4.0 / 3.0) and not t["speedup"]["met"]
     assert not t["all_met"]
     assert check_targets(rows[:2], speedup=("resnet18", "dev", 1.3))["all_met"]
-
-
-def test_measured_archs_are_the_chosen_then_the_front_thinned_with_its_ends():
-    def point(i: int) -> CloudPoint:
-        return CloudPoint(arch_id=f"f{i}", predicted_ms=float(i), val_accuracy=0.5 + i / 100)
-
-    chosen = BudgetResult(budget_ms=3.0, arch_id="f2", arch={}, predicted_ms=2.0, measured_ms=2.1, val_accuracy=0.52,
-                          macs=None, params=None, evaluations=1, measured=1, history=[], search_s=0.0)
-    front = [point(i) for i in range(10)]
-    result = DeviceSearchResult(device="dev", supernet="s", data="d", budgets=[chosen], cloud=front, front=front,
-                                measured=10, cache_hits=0, search_s=0.0)
-    picked = measured_archs(result, front_max=4)
-    assert picked == {"f2": "chosen", "f0": "front", "f3": "front", "f6": "front", "f9": "front"}
-    assert len(measured_archs(result, front_max=30)) == 10
 
 
 def test_the_stage_cache_runs_an_unchanged_stage_once(tmp_path: Path):

@@ -195,6 +195,48 @@ def test_a_failed_budget_leaves_the_previous_export_whole(stage_root: Path, tmp_
 
 
 @pytest.mark.slow
+def test_the_interleaved_timing_sets_the_exported_latency(stage_root: Path, tmp_path: Path) -> None:
+    from elasticvit.baselines import BaselineResult, Budget, TrainStats, create_baseline
+    from elasticvit.baselines.interleaved import InterleavedTiming, time_front
+    from elasticvit.layout import timing_path
+
+    cfg = _config(stage_root)
+    if not (stage_root / "search" / DEVICES[0] / "result.json").exists():
+        run_search(cfg, DEVICES[0])
+    search = DeviceSearchResult.load(stage_root / "search" / DEVICES[0] / "result.json")
+    cfg = load_config("quickstart", [*_overrides(stage_root), f"search.output_dir={tmp_path / 'search'}",
+                                     f"search.export_dir={tmp_path / 'export'}", "search.timed_front=2"])
+    search.save(tmp_path / "search" / DEVICES[0] / "result.json")
+    torch.save({"state_dict": create_baseline("resnet10t", 10).state_dict()}, tmp_path / "resnet10t.pt")
+    baseline = BaselineResult(
+        model="resnet10t", num_classes=10, resolution=16, params=1, macs=1, budget=Budget(epochs=1),
+        train=TrainStats(steps=1, epochs=1.0, train_s=1.0, images_per_s=1.0, final_lr=0.0), val_accuracy=0.5,
+        val_loss=1.0, test_accuracy=0.5, test_loss=1.0, latency={}, statistic="median", weights=tmp_path / "resnet10t.pt")
+    supernet = stage_root / "supernet" / SUPERNET_NAME
+
+    timing = time_front(cfg, search, supernet, [baseline])
+    chosen = list(dict.fromkeys(b.arch_id for b in search.budgets))
+    kinds = [(m.name, m.kind) for m in timing.models]
+    # the chosen subnets first, then at most timed_front more of the front, the baseline last
+    assert kinds[:len(chosen)] == [(a, "chosen") for a in chosen] and kinds[-1] == ("resnet10t", "baseline")
+    assert 0 <= len(kinds) - len(chosen) - 1 <= 2
+    assert all(m.measured_ms > 0 for m in timing.models)
+    assert all((m.predicted_ms is None) == (m.kind == "baseline") for m in timing.models)
+    assert timing.covers(search) and InterleavedTiming.load(timing.save(timing_path(cfg.search, DEVICES[0]))) == timing
+
+    exported = run_export(cfg, DEVICES[0])
+    for model in exported.models:
+        assert model.measured_ms == timing.measured_ms(model.arch_id)
+        assert f"{model.measured_ms:.3f}" in model.card.read_text()
+    # a timing of another supernet is stale: the export keeps the search's own measurement
+    timing.model_copy(update={"supernet": "0" * 64}).save(timing_path(cfg.search, DEVICES[0]))
+    exported = run_export(cfg, DEVICES[0])
+    assert [m.measured_ms for m in exported.models] == [b.measured_ms for b in search.budgets]
+    with pytest.raises(ValueError, match="not the supernet the search"):
+        time_front(cfg, search.model_copy(update={"supernet": "0" * 64}), supernet)
+
+
+@pytest.mark.slow
 def test_tasks_nest_runs_and_register_every_export(stage_root: Path, sqlite_tracking: str, tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 

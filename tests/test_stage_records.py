@@ -29,6 +29,7 @@ from tasks.records import (
     SearchRecord,
     SummaryRow,
     SupernetRecord,
+    TimingRecord,
 )
 from tests.test_baselines import make_baseline_result
 
@@ -66,7 +67,8 @@ def _records(tmp_path: Path) -> list[Record]:
     baseline_row = SummaryRow(device=DEVICE, model="baseline resnet10t", budget_ms=None, arch_id="-", macs=10_000,
                               latency_ms=3.2, val_acc=0.64, test_acc=None)
     latency = LatencyResult(table=table, validation=validation)
-    device = DeviceResult(device=DEVICE, search=search, export=export)
+    timing = TimingRecord(device=DEVICE, timing=f"{ROOT}/search/{DEVICE}/timing.json", mlflow_run_id="t1", timing_s=12.5)
+    device = DeviceResult(device=DEVICE, search=search, timing=timing, export=export)
     pipeline = PipelineResult(
         mlflow_run_id="p0", mlflow_runs_url="http://127.0.0.1:5000/#/experiments/1/runs", data=data,
         supernet=trained, latency={DEVICE: latency}, chosen=[subnet_row], baselines=[trained_baseline],
@@ -75,7 +77,7 @@ def _records(tmp_path: Path) -> list[Record]:
     )
     onboard = OnboardResult(device=DEVICE, rows=[subnet_row, baseline_row], search=search, export=export,
                             baselines=[timed_baseline], comparison=None, stage_s={"latency": 60.0}, onboard_s=201.5)
-    return [data, trained, on_disk, table, validation, search, export, trained_baseline, timed_baseline, comparison,
+    return [data, trained, on_disk, table, validation, search, timing, export, trained_baseline, timed_baseline, comparison,
             report, subnet_row, baseline_row, latency, device, pipeline, onboard]
 
 

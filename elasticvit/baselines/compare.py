@@ -5,20 +5,22 @@ searched subnet no slower than the baseline (accuracy gained at equal latency), 
 searched subnet no less accurate (speed-up at equal accuracy). Either is ``None`` when no searched
 subnet qualifies, which is where the baseline still wins.
 
-Accuracies are val top-1 on both sides. A searched subnet's latency is its end-to-end measurement
-when the search measured it (the chosen archs) and otherwise the latency table's prediction; the
-baselines' latencies are always measured end to end on the device's backend.
+Accuracies are val top-1 on both sides. Latencies are end-to-end measurements on the device's
+backend wherever one exists, preferring the device's interleaved timing (``baselines.interleaved``:
+chosen subnets, part of the front and the baselines in one run); a searched subnet measured nowhere
+is placed at the latency table's prediction.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from elasticvit.baselines.interleaved import InterleavedTiming
 from elasticvit.baselines.records import BaselineResult
 from elasticvit.search.driver import DeviceSearchResult
 from elasticvit.search.pareto import pareto_front
@@ -82,33 +84,38 @@ class ComparisonRow(BaseModel):
     """``baseline_ms / subnet_ms_at_accuracy`` (below 1: the baseline is faster)."""
 
 
-def searched_points(result: DeviceSearchResult) -> list[ParetoPoint]:
-    """Every evaluated subnet of a device's search, the chosen ones at their measured latency."""
+def searched_points(result: DeviceSearchResult, timing: InterleavedTiming | None = None) -> list[ParetoPoint]:
+    """Every evaluated subnet of a device's search, at its measured latency where it has one."""
     chosen = {b.arch_id: b for b in result.budgets}
-    points = [
-        ParetoPoint(name=p.arch_id, kind="subnet", accuracy=p.val_accuracy, latency_ms=p.predicted_ms, measured=False)
-        for p in result.cloud
-        if p.arch_id not in chosen
-    ]
+    points = []
+    for p in result.cloud:
+        if p.arch_id in chosen:
+            continue
+        timed = timing.measured_ms(p.arch_id) if timing else None
+        points.append(ParetoPoint(name=p.arch_id, kind="subnet", accuracy=p.val_accuracy,
+                                  latency_ms=p.predicted_ms if timed is None else timed, measured=timed is not None))
     for b in chosen.values():
-        latency = b.measured_ms if b.measured_ms is not None else b.predicted_ms
-        points.append(
-            ParetoPoint(name=b.arch_id, kind="chosen", accuracy=b.val_accuracy, latency_ms=latency, measured=b.measured_ms is not None)
-        )
+        timed = timing.measured_ms(b.arch_id) if timing else None
+        measured = timed if timed is not None else b.measured_ms
+        points.append(ParetoPoint(name=b.arch_id, kind="chosen", accuracy=b.val_accuracy,
+                                  latency_ms=b.predicted_ms if measured is None else measured,
+                                  measured=measured is not None))
     return points
 
 
-def baseline_point(result: BaselineResult, device: str) -> ParetoPoint:
-    return ParetoPoint(
-        name=result.model, kind="baseline", accuracy=result.val_accuracy, latency_ms=result.latency_ms(device), measured=True
-    )
+def baseline_point(result: BaselineResult, device: str, timing: InterleavedTiming | None = None) -> ParetoPoint:
+    timed = timing.measured_ms(result.model) if timing else None
+    return ParetoPoint(name=result.model, kind="baseline", accuracy=result.val_accuracy,
+                       latency_ms=result.latency_ms(device) if timed is None else timed, measured=True)
 
 
-def device_pareto(search: DeviceSearchResult, baselines: Sequence[BaselineResult]) -> DevicePareto:
+def device_pareto(
+    search: DeviceSearchResult, baselines: Sequence[BaselineResult], timing: InterleavedTiming | None = None
+) -> DevicePareto:
     """The device's searched subnets with its front, plus every baseline measured on that device."""
-    subnets = searched_points(search)
+    subnets = searched_points(search, timing)
     front = pareto_front([p.latency_ms for p in subnets], [p.accuracy for p in subnets])
-    marked = [baseline_point(b, search.device) for b in baselines]
+    marked = [baseline_point(b, search.device, timing) for b in baselines]
     return DevicePareto(device=search.device, points=subnets + marked, front=[subnets[i].name for i in front])
 
 
@@ -155,8 +162,13 @@ class Comparison(BaseModel):
         return cls.model_validate_json(Path(path).read_text())
 
 
-def compare_all(searches: Sequence[DeviceSearchResult], baselines: Sequence[BaselineResult]) -> Comparison:
-    paretos = [device_pareto(s, baselines) for s in searches]
+def compare_all(
+    searches: Sequence[DeviceSearchResult], baselines: Sequence[BaselineResult],
+    timings: Mapping[str, InterleavedTiming] | None = None,
+) -> Comparison:
+    """``timings``: device -> its interleaved timing (a device without one keeps its separate measurements)."""
+    timings = timings or {}
+    paretos = [device_pareto(s, baselines, timings.get(s.device)) for s in searches]
     return Comparison(paretos=paretos, rows=comparison_table(paretos))
 
 

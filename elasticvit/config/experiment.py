@@ -245,6 +245,10 @@ class SearchConfig(Section):
         "<output_dir>/evaluations.sqlite)"
     )
     measure_chosen: bool = Field(default=True, description="time each chosen subnet on the device backend")
+    timed_front: int = Field(
+        default=8, ge=0, description="after a search, this many subnets of its front (evenly spaced, ends kept) are "
+        "timed end to end with the chosen ones and the trained baselines in one interleaved run"
+    )
     confirm_candidates: int = Field(
         default=5, ge=1, description="with measure_chosen: at most this many candidates per budget, most accurate "
         "first, are timed on the device until one measures within the budget"

@@ -1,7 +1,9 @@
 """The ``export`` stage for one device: every chosen subnet as standalone files, scored on test.
 
 Per budget, under ``<search.export_dir>/<device>/<device>-<budget>ms/``: ``model.onnx`` (parity
-checked), ``model.pt`` (weights-only, carries its arch), ``MODEL_CARD.md`` and ``MODEL_CARD.json``;
+checked), ``model.pt`` (weights-only, carries its arch), ``MODEL_CARD.md`` and ``MODEL_CARD.json``
+(the device's measured latency is the interleaved timing's where the device has one for this search,
+else the search's own measurement);
 and ``<search.export_dir>/<device>/exports.json`` listing them all. The figures people compare
 (accuracy and latency per budget) also go to ``<search.export_dir>/metrics/<device>.json``, outside
 the model folder, for ``dvc metrics``.
@@ -17,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from torch import Tensor
 
 from elasticvit import layout
+from elasticvit.baselines.interleaved import InterleavedTiming
 from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.data import InMemoryLoader, load_split
 from elasticvit.data.loader import CIFAR_MEAN, CIFAR_STD
@@ -119,6 +122,8 @@ def _export(
     test_images, test_labels = load_split(data_dir, "test")
     test = InMemoryLoader(test_images, test_labels, batch_size=cfg.search.eval_batch_size, shuffle=False)
     predictors = _predictors(cfg, meta.space)
+    # the device's interleaved timing (chosen subnets beside the baselines), where one was made for this search
+    timing = InterleavedTiming.load_for(layout.timing_path(cfg.search, device), search)
     out = layout.export_dir(cfg.search, device)
     # every model is written under a staging folder first: a failure in any budget leaves the
     # previous export whole (its folders and exports.json) and nothing half-made beside it
@@ -128,7 +133,7 @@ def _export(
         with torch_threads(cfg.search.threads):
             staged = [
                 _export_one(cfg, supernet, meta.space, choice, device, data, list(test), predictors, staging,
-                            supernet_sha, supernet_run_id)
+                            supernet_sha, supernet_run_id, timing)
                 for choice in search.budgets
             ]
         models = [_move_in(model, staging, out) for model in staged]
@@ -169,8 +174,10 @@ def _export_one(
     out: Path,
     supernet_sha: str,
     supernet_run_id: str | None,
+    timing: InterleavedTiming | None,
 ) -> ExportedModel:
     arch = Arch.model_validate(choice.arch)
+    measured_ms = timing.measured_ms(choice.arch_id) if timing else choice.measured_ms
     name = f"{device}-{choice.budget_ms:.4g}ms"
     folder = out / name
     model = standalone_subnet(supernet, arch, data.calib_batches)
@@ -183,7 +190,7 @@ def _export_one(
         "test_accuracy": test, "supernet_sha256": supernet_sha, "data_version": data.data_version,
     })
     latency = {d: DeviceLatency(predicted_ms=p.predict(arch)) for d, p in predictors.items()}
-    latency[device] = DeviceLatency(predicted_ms=choice.predicted_ms, measured_ms=choice.measured_ms)
+    latency[device] = DeviceLatency(predicted_ms=choice.predicted_ms, measured_ms=measured_ms)
     card = write_model_card(folder / "MODEL_CARD.md", ModelCard(
         name=name, device=device, budget_ms=choice.budget_ms, arch_id=arch.id, arch=choice.arch,
         resolution=arch.resolution, macs=choice.macs or 0, params=choice.params or 0, latency=latency,
@@ -194,7 +201,7 @@ def _export_one(
     ))
     return ExportedModel(
         name=name, device=device, budget_ms=choice.budget_ms, arch_id=arch.id, predicted_ms=choice.predicted_ms,
-        measured_ms=choice.measured_ms, val_accuracy=choice.val_accuracy, standalone_val_accuracy=val,
+        measured_ms=measured_ms, val_accuracy=choice.val_accuracy, standalone_val_accuracy=val,
         test_accuracy=test, onnx_max_abs_diff=onnx.max_abs_diff, onnx_tolerance=onnx.tolerance,
         macs=choice.macs, params=choice.params,
         onnx=onnx.path, checkpoint=checkpoint, card=card,

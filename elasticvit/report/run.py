@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from elasticvit.baselines.compare import Comparison, compare_all
+from elasticvit.baselines.interleaved import device_timings
 from elasticvit.baselines.records import BaselineResult
 from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.export.run import ExportReport
@@ -49,7 +50,7 @@ def run_report(
     report = build_run_report(
         f"elasticvit run report: {cfg.name}",
         exports,
-        comparison if comparison is not None else compare_all(searches, []),
+        comparison if comparison is not None else compare_all(searches, [], device_timings(cfg.search, searches)),
         {d: LatencyPredictor.load(p, space) for d, p in tables.items() if p.exists()},
         curve=TrainingCurve.load(history) if history.exists() else None,
         facts={**base, **(facts or {})},
