@@ -289,7 +289,7 @@ class Resized(nn.Module):
 
 # Training fields a standalone run does not read (``train_baseline`` learns from the labels alone:
 # no distillation, teacher, EMA, probes or BN recalibration), so changing them keeps its cache.
-NOT_STANDALONE = {"output_dir", "device", "checkpoint_every_steps", "probes_per_level", "distillation", "alpha_min",
+NOT_STANDALONE = {"output_dir", "device", "checkpoint_every_steps", "probes_per_level", "distillation", "distill_from_epoch", "alpha_min",
                   "alpha_max", "teacher", "ema_decay", "bn_calib_batches", "drop_path",
                   "zero_init_last"}
 

@@ -86,3 +86,20 @@ def test_build_losses_follows_the_config():
     losses = build_losses(TrainingConfig(distillation="kl", mixup_alpha=0.2), soft_labels=True)
     assert isinstance(losses.anchor, SoftTargetCrossEntropy) and isinstance(losses.distill, SoftTargetCrossEntropy)
     assert build_losses(TrainingConfig(distillation="none"), soft_labels=False).distill is None
+
+
+def test_students_learn_from_the_labels_until_distillation_starts():
+    losses = build_losses(TrainingConfig(distillation="kl", epochs=4, distill_from_epoch=1.5), soft_labels=False,
+                          steps_per_epoch=10)
+    assert losses.distill_from_step == 15
+    assert losses.student(1) is None and losses.student(15) is None  # steps are 1-based: 15 done by the labels
+    assert losses.student(16) is losses.distill is not None
+    from_start = build_losses(TrainingConfig(distillation="kl"), soft_labels=False)
+    assert from_start.student(1) is from_start.distill is not None  # the default: distilled from the first step
+
+
+def test_distillation_start_is_checked_against_the_recipe():
+    with pytest.raises(ValueError, match="distill_from_epoch needs training.distillation"):
+        TrainingConfig(distillation="none", epochs=4, distill_from_epoch=1)
+    with pytest.raises(ValueError, match="distill_from_epoch must be earlier"):
+        TrainingConfig(distillation="kl", epochs=4, distill_from_epoch=4)

@@ -126,6 +126,19 @@ def test_each_strategy_trains_and_reports(tiny_data: Path, tiny_space: Path, tmp
         assert all(s.level in (0, 1) and len(s.arch_ids) == 3 for s in rec.steps)
 
 
+def test_students_follow_the_labels_until_distillation_starts(tiny_data: Path, tiny_space: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    runs = {}
+    for name, training in {"labels": {"distillation": "none"},
+                           "late": {"distillation": "kl", "distill_from_epoch": 1}}.items():
+        rec = Recorder()
+        train_supernet(tiny_config(tiny_space, "uniform", **training), tiny_data, tmp_path / name, [rec])
+        runs[name] = [s.metrics["loss_student"] for s in rec.steps]
+    # the first epoch (3 steps) is the same run as learning from the labels throughout; then it is not
+    assert runs["late"][:3] == runs["labels"][:3]
+    assert runs["late"][3:] != runs["labels"][3:]
+
+
 def test_final_supernet_loads_weights_only_and_resumed_run_is_a_no_op(
     tiny_data: Path, tiny_space: Path, tmp_path: Path
 ) -> None:

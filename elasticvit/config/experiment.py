@@ -109,6 +109,10 @@ class TrainingConfig(Section):
     distillation: Literal["none", "kl", "alpha"] = "kl"
     alpha_min: float = -1.0
     alpha_max: float = 1.0
+    distill_from_epoch: float = Field(
+        default=0.0, ge=0.0, description="students learn from the labels until this epoch, then from the "
+        "distillation target: the in-place teacher (the anchors' prediction) is weak early in a run"
+    )
     drop_path: float = Field(default=0.0, ge=0.0, lt=1.0)
     teacher: str | None = Field(default=None, description="checkpoint path or timm model name")
     grad_clip: float | None = Field(default=1.0, gt=0.0)
@@ -149,6 +153,10 @@ class TrainingConfig(Section):
             raise ValueError("training.alpha_min must not exceed training.alpha_max")
         if self.warmup_epochs >= self.epochs:
             raise ValueError("training.warmup_epochs must be shorter than training.epochs")
+        if self.distill_from_epoch >= self.epochs:
+            raise ValueError("training.distill_from_epoch must be earlier than training.epochs")
+        if self.distill_from_epoch > 0 and self.distillation == "none":
+            raise ValueError("training.distill_from_epoch needs training.distillation kl or alpha (it is none)")
         return self
 
 

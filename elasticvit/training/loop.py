@@ -167,7 +167,7 @@ class _Trainer:
         self.scheduler = build_scheduler(self.optimizer, tc, self.total_steps, round(tc.warmup_epochs * self.steps_per_epoch))
         self.ema = ModelEmaV3(self.model, decay=tc.ema_decay) if tc.ema_decay else None
         self.mixup = build_mixup(tc, self.num_classes)
-        self.losses = build_losses(tc, soft_labels=self.mixup is not None)
+        self.losses = build_losses(tc, soft_labels=self.mixup is not None, steps_per_epoch=self.steps_per_epoch)
         self.teacher = load_teacher(tc.teacher, self.num_classes, self.device) if tc.teacher else None
         self.precision = Precision(self.device, tc)
 
@@ -224,18 +224,19 @@ class _Trainer:
 
     def _accumulate(self, plan: StepPlan, x: Tensor, targets: Tensor) -> dict[str, float]:
         """Forward/backward every planned subnet; gradients add up, each subnet weighted 1/n."""
-        teacher_probs = self._teacher_probs(x)
+        distill = self.losses.student(self.step)
+        teacher_probs = self._teacher_probs(x) if distill is not None else None
         anchor_logits: list[Tensor] = []
         sums = {Role.ANCHOR: [], Role.STUDENT: []}
         for sub in plan.subnets:
             self.model.set_active(sub.arch)
             with self.precision.autocast():
                 logits = self.forward(resize_batch(x, sub.arch.resolution)).float()
-            if sub.role == Role.ANCHOR or self.losses.distill is None:
+            if sub.role == Role.ANCHOR or distill is None:
                 loss = self.losses.anchor(logits, targets)
             else:
                 soft = teacher_probs if teacher_probs is not None else ensemble_target(anchor_logits)
-                loss = self.losses.distill(logits, soft)
+                loss = distill(logits, soft)
             if sub.role == Role.ANCHOR:
                 anchor_logits.append(logits.detach())
             self.precision.scaler.scale(loss / len(plan.subnets)).backward()

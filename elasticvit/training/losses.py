@@ -29,9 +29,15 @@ class SubnetLosses(BaseModel):
 
     anchor: nn.Module
     distill: nn.Module | None
+    distill_from_step: int = 0
+    """Students learn from the labels before this optimizer step (``training.distill_from_epoch``)."""
+
+    def student(self, step: int) -> nn.Module | None:
+        """The students' criterion at (1-based) ``step``: the distillation one, or None for the labels."""
+        return self.distill if step > self.distill_from_step else None
 
 
-def build_losses(cfg: TrainingConfig, soft_labels: bool) -> SubnetLosses:
+def build_losses(cfg: TrainingConfig, soft_labels: bool, steps_per_epoch: int = 1) -> SubnetLosses:
     """``soft_labels``: Mixup produces (already smoothed) target distributions instead of indices."""
     anchor: nn.Module = (
         SoftTargetCrossEntropy() if soft_labels else LabelSmoothingCrossEntropy(cfg.label_smoothing)
@@ -41,7 +47,7 @@ def build_losses(cfg: TrainingConfig, soft_labels: bool) -> SubnetLosses:
         distill = SoftTargetCrossEntropy()
     elif cfg.distillation == "alpha":
         distill = AdaptiveAlphaDivergence(cfg.alpha_min, cfg.alpha_max)
-    return SubnetLosses(anchor=anchor, distill=distill)
+    return SubnetLosses(anchor=anchor, distill=distill, distill_from_step=round(cfg.distill_from_epoch * steps_per_epoch))
 
 
 def ensemble_target(logits: Sequence[Tensor]) -> Tensor:
