@@ -171,15 +171,20 @@ def test_export_is_faithful_to_the_search(stage_root: Path) -> None:
         assert scores[str(model.onnx)] == pytest.approx(model.test_accuracy, abs=1 / len(labels) + 1e-9)
 
 
-@pytest.mark.slow
-def test_a_failed_budget_leaves_the_previous_export_whole(stage_root: Path, tmp_path: Path) -> None:
-    cfg = _config(stage_root)
+def _search_copy(stage_root: Path, tmp_path: Path, *overrides: str) -> tuple[ExperimentConfig, DeviceSearchResult]:
+    """The first device's search result (searched once per module) copied into a config writing under ``tmp_path``."""
     if not (stage_root / "search" / DEVICES[0] / "result.json").exists():
-        run_search(cfg, DEVICES[0])
+        run_search(_config(stage_root), DEVICES[0])
     search = DeviceSearchResult.load(stage_root / "search" / DEVICES[0] / "result.json")
     cfg = load_config("quickstart", [*_overrides(stage_root), f"search.output_dir={tmp_path / 'search'}",
-                                     f"search.export_dir={tmp_path / 'export'}"])
+                                     f"search.export_dir={tmp_path / 'export'}", *overrides])
     search.save(tmp_path / "search" / DEVICES[0] / "result.json")
+    return cfg, search
+
+
+@pytest.mark.slow
+def test_a_failed_budget_leaves_the_previous_export_whole(stage_root: Path, tmp_path: Path) -> None:
+    cfg, search = _search_copy(stage_root, tmp_path)
     first = run_export(cfg, DEVICES[0])
     out = tmp_path / "export" / DEVICES[0]
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
@@ -200,13 +205,7 @@ def test_the_interleaved_timing_sets_the_exported_latency(stage_root: Path, tmp_
     from elasticvit.baselines.interleaved import InterleavedTiming, time_front
     from elasticvit.layout import timing_path
 
-    cfg = _config(stage_root)
-    if not (stage_root / "search" / DEVICES[0] / "result.json").exists():
-        run_search(cfg, DEVICES[0])
-    search = DeviceSearchResult.load(stage_root / "search" / DEVICES[0] / "result.json")
-    cfg = load_config("quickstart", [*_overrides(stage_root), f"search.output_dir={tmp_path / 'search'}",
-                                     f"search.export_dir={tmp_path / 'export'}", "search.timed_front=2"])
-    search.save(tmp_path / "search" / DEVICES[0] / "result.json")
+    cfg, search = _search_copy(stage_root, tmp_path, "search.timed_front=2")
     torch.save({"state_dict": create_baseline("resnet10t", 10).state_dict()}, tmp_path / "resnet10t.pt")
     baseline = BaselineResult(
         model="resnet10t", num_classes=10, resolution=16, params=1, macs=1, budget=Budget(epochs=1),
