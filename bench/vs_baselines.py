@@ -392,8 +392,9 @@ class Bench:
     def search_inputs(self, device: str, table: dict) -> dict:
         return {"supernet": self.supernet_sha, "table": table["table_sha256"], "data": self.manifest.version,
                 "budgets_ms": self.budgets(device, table),
+                # timed_front: the pipeline's interleaved timing; this benchmark's measure stage times its own
                 "search": self.cfg.search.model_dump(mode="json", exclude={"output_dir", "export_dir", "cache_path",
-                                                                           "budgets_ms"}),
+                                                                           "budgets_ms", "timed_front"}),
                 "latency": self.cfg.latency.model_dump(mode="json", exclude={"output_dir", "devices"})}
 
     def budgets(self, device: str, table: dict) -> list[float]:
@@ -547,7 +548,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--part", choices=PARTS, default="all",
                         help="one stage (over every device or model unless --device/--model); all: every stage not cached")
     parser.add_argument("--model", help="with --part baselines: train only this baseline")
-    parser.add_argument("--device", help="with --part latency/search/measure: only this device")
+    parser.add_argument("--device", help="with --part latency/search/measure/report: only this device (a report on some devices: give it its own --output)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run of every part: tiny per-class data, a tiny supernet, seconds-long budgets")
     parser.add_argument("--threads", type=int, help="torch threads for training and scoring (default: torch's own, "
@@ -561,8 +562,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.model and args.part != "baselines":
         parser.error("--model goes with --part baselines")
-    if args.device and args.part not in ("latency", "search", "measure"):
-        parser.error("--device goes with --part latency, search or measure")
+    if args.device and args.part not in ("latency", "search", "measure", "report"):
+        parser.error("--device goes with --part latency, search, measure or report")
     scale = SCALES["quick" if args.quick else "full"]
     threads = args.threads or (1 if args.quick else None)
     if threads:
