@@ -153,8 +153,9 @@ def subnet_run(
     cfg: ExperimentConfig, model: ExportedModel, run_id: str | None, tags: Mapping[str, Any]
 ) -> Iterator[mlflow.ActiveRun]:
     """The (device, budget) subnet's run, reopened (or opened, when the search's is unknown or gone)
-    with the export's figures and ``tags`` added; figures the search already logged are not logged again unless they changed (the latency, when
-    the interleaved timing re-measured the subnet: its history keeps both)."""
+    with the export's figures and ``tags`` added; figures the search already logged are not logged
+    again unless they changed (the latency, when the interleaved timing re-measured the subnet: its
+    history keeps both)."""
     subnet = subnet_tags(model.device, model.budget_ms, model.arch_id, model.measured_ms)
     if run_id is not None and _usable(run_id):
         context = mlflow.start_run(run_id=run_id, nested=True)

@@ -62,11 +62,11 @@ def time_front_task(
         result = DeviceSearchResult.load(search.result)
         timing = time_front(cfg, result, supernet.checkpoint, baselines)
         path = timing.save(timing_marker(cfg, device))
-        # arch ids are not valid metric names: the chosen ones are named by budget, the baselines by model
-        chosen = {b.arch_id: b.budget_ms for b in result.budgets}
+        # arch ids are not valid metric names: the chosen ones are named by budget (one arch may serve
+        # several), the baselines by model
         mlflow.log_metrics({
             "timing_s": timing.timing_s, "models_timed": len(timing.models),
-            **{f"latency_ms/chosen_{ms:.4g}ms": timing.measured_ms(a) for a, ms in chosen.items()},
+            **{f"latency_ms/chosen_{b.budget_ms:.4g}ms": timing.measured_ms(b.arch_id) for b in result.budgets},
             **{f"latency_ms/{m.name}": m.measured_ms for m in timing.models if m.kind == "baseline"},
         })
         mlflow.log_artifact(str(path), artifact_path="timing")
