@@ -4,10 +4,10 @@ For every device in ``LatencyConfig().devices`` it collects the block table of t
 (or reuses a complete one for the same space and device), validates the predictor on 100 random
 subnets measured end to end, and writes ``bench/results/latency_predictor.json``:
 ``{"devices": {NAME: {"within_10pct", "within_10pct_raw", "within_10pct_uncorrected",
-"remeasure_within_10pct", "rmse_ms", "n", "correction", "calibration_archs", "collect_s",
+"self_agreement", "rmse_ms", "n", "correction", "calibration_archs", "collect_s",
 "entries"}}}`` (``within_10pct`` against measurements scaled to the table's speed reference,
 ``_raw`` unscaled, ``_uncorrected`` the predictions without any fitted term;
-``remeasure_within_10pct``: the share of 20 of the subnets whose second measurement lies within
+``self_agreement``: the share of 20 of the subnets whose second measurement lies within
 10 % of the first, the ceiling any predictor can reach there; ``correction``: the terms the fit
 chose). A reused table's correction is fitted again by this version (``refit_correction``).
 Tables, reports and plots stay under ``artifacts/bench/latency/<device>/``.
@@ -95,7 +95,7 @@ def bench_device(space: SearchSpace, name: str, cfg: LatencyConfig, n: int, reco
         "within_10pct": report.within_10pct,
         "within_10pct_raw": report.within_10pct_raw,
         "within_10pct_uncorrected": report.within_10pct_uncorrected,
-        "remeasure_within_10pct": report.remeasure_within_10pct,
+        "self_agreement": report.remeasure_within_10pct,
         "rmse_ms": report.rmse_ms,
         "n": report.n,
         "correction": table.correction.model,
