@@ -5,18 +5,20 @@ For every device in ``LatencyConfig().devices`` it collects the block table of t
 subnets measured end to end, and writes ``bench/results/latency_predictor.json``:
 ``{"devices": {NAME: {"within_10pct", "within_10pct_raw", "within_10pct_uncorrected",
 "self_agreement", "rmse_ms", "n", "correction", "calibration_archs", "collect_s",
-"entries"}}}`` (``within_10pct`` against measurements scaled to the table's speed reference,
+"entries", "seed"}}}`` (``within_10pct`` against measurements scaled to the table's speed reference,
 ``_raw`` unscaled, ``_uncorrected`` the predictions without any fitted term;
 ``self_agreement``: the share of 20 of the subnets whose second measurement lies within
 10 % of the first, the ceiling any predictor can reach there; ``correction``: the terms the fit
-chose). A reused table's correction is fitted again by this version (``refit_correction``).
+chose). A reused table's correction is fitted again by this version (``refit_correction``);
+``--repredict`` measures nothing, and judges each device's stored validation measurements against
+its refitted table's predictions.
 Tables, reports and plots stay under ``artifacts/bench/latency/<device>/``.
 
 The development machine is shared, and other jobs' load leaks into wall-clock timings (see
 docs/latency.md, "Clocks"), so before each device the benchmark waits (up to ``--max-wait`` s)
 until the CPUs are mostly idle.
 
-    python -m bench.latency_predictor [--n 100] [--device NAME ...] [--recollect]
+    python -m bench.latency_predictor [--n 100] [--device NAME ...] [--recollect | --repredict] [--seed N --output F]
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from elasticvit.latency import (
     LatencyPredictor,
     LatencyTable,
     LatencyTableError,
+    ValidationReport,
     collect_table,
     load_device,
     scatter_plot,
@@ -58,20 +61,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", action="append", dest="devices", help="default: LatencyConfig().devices")
     parser.add_argument("--recollect", action="store_true", help="measure tables even if present")
     parser.add_argument("--max-wait", type=float, default=900.0, help="seconds to wait for idle CPUs")
+    parser.add_argument("--seed", type=int, default=0, help="latency.seed: another seed draws other calibration, "
+                        "validation and reference subnets (tables then stay under seed<N>/)")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--repredict", action="store_true", help="measure nothing: refit each device's stored "
+                        "table and judge its stored validation measurements against the new predictions")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
-    cfg = LatencyConfig(output_dir=TABLES)
+    cfg = LatencyConfig(output_dir=TABLES / f"seed{args.seed}" if args.seed else TABLES, seed=args.seed)
     space = load_space(args.space)
     results = {}
     for name in args.devices or cfg.devices:
+        if args.repredict:
+            results[name] = repredict_device(space, name, cfg)
+            continue
         wait_for_idle_cpus(args.max_wait)
         results[name] = bench_device(space, name, cfg, args.n, args.recollect)
         logging.info("%s: %s", name, results[name])
     # a run on some devices keeps the figures of the others
-    earlier = json.loads(RESULTS.read_text())["devices"] if RESULTS.exists() else {}
-    write_json(RESULTS, {"devices": {**earlier, **results}})
-    logging.info("wrote %s", RESULTS)
+    earlier = json.loads(args.output.read_text())["devices"] if args.output.exists() else {}
+    write_json(args.output, {"devices": {**earlier, **results}})
+    logging.info("wrote %s", args.output)
 
 
 def bench_device(space: SearchSpace, name: str, cfg: LatencyConfig, n: int, recollect: bool) -> dict[str, object]:
@@ -85,6 +96,21 @@ def bench_device(space: SearchSpace, name: str, cfg: LatencyConfig, n: int, reco
         table = collect_table(space, device, NUM_CLASSES, cfg, path)
     predictor = LatencyPredictor.from_table(table, space)
     report = validate_predictor(space, predictor, device, cfg, n=n)
+    return _record(name, table, report, path, cfg.seed)
+
+
+def repredict_device(space: SearchSpace, name: str, cfg: LatencyConfig) -> dict[str, object]:
+    """The device's stored table refitted by this version, judged on its stored validation."""
+    device = load_device(name)
+    path = table_path(cfg.output_dir, device.name)
+    table = _reusable(path, space, device)
+    if table is None:
+        raise SystemExit(f"{path}: no complete table of {name} to refit (run without --repredict)")
+    report = ValidationReport.load(validation_path(path)).repredicted(LatencyPredictor.from_table(table, space))
+    return _record(name, table, report, path, cfg.seed)
+
+
+def _record(name: str, table: LatencyTable, report: ValidationReport, path: Path, seed: int) -> dict[str, object]:
     report.save(validation_path(path))
     scatter_plot(report, validation_path(path).with_suffix(".png"))
     logging.info(
@@ -92,6 +118,7 @@ def bench_device(space: SearchSpace, name: str, cfg: LatencyConfig, n: int, reco
         name, report.summary(), 100 * report.mean_abs_rel_error, 100 * report.max_abs_rel_error, report.measure_s,
     )
     return {
+        "seed": seed,
         "within_10pct": report.within_10pct,
         "within_10pct_raw": report.within_10pct_raw,
         "within_10pct_uncorrected": report.within_10pct_uncorrected,

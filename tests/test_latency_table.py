@@ -31,7 +31,7 @@ from elasticvit.latency.lut import BlockEntry, LatencyTableError, MeasureSetting
 from elasticvit.latency.measure import Measurement
 from elasticvit.latency.timing import SpeedReference, sample_archs
 from elasticvit.latency.validate import NoisyLatencyError, ValidationPoint, check_trusted
-from elasticvit.space import load_space
+from elasticvit.space import Arch, load_space
 from elasticvit.space.specs import arch_blocks, space_blocks
 
 KINDS = {"first_conv", "stem", "mbconv", "transformer", "downsample", "head"}
@@ -126,6 +126,29 @@ def test_refit_fills_in_per_kind_sums_of_an_older_table(space) -> None:  # type:
     assert all(p.by_kind for p in refitted.calibration)
     assert refitted.correction.kind_scale == {"transformer": pytest.approx(1.5)}
     assert refitted.correction.scale == pytest.approx(0.7)
+
+
+def test_refit_learns_what_activations_cost_beyond_the_blocks(space) -> None:  # type: ignore[no-untyped-def]
+    # A fusing runtime whose models pay for moving each block's input and output through memory,
+    # more for attention's tokens than for feature maps, on top of 0.8x the block sums.
+    table = synthetic_table(space)
+
+    def runtime(arch: Arch) -> float:
+        blocks = arch_blocks(space, arch, NUM_CLASSES)
+        return 0.02 + sum(0.8 * table.latency_ms(b.key) + (2.0 if b.kind == "transformer" else 0.3) * b.activations_m
+                          for b in blocks)
+
+    archs = sample_archs(space, 30, np.random.default_rng(2))
+    points = [CalibrationPoint(arch_id=a.id, blocks=1, block_sum_ms=1.0, measured=_measurement(runtime(a)))
+              for a in archs]
+    refitted = refit_correction(table.model_copy(update={"calibration": points}), space)
+    c = refitted.correction
+    assert c.model == "scale + activation per kind group + offset"
+    assert c.kind_activation_ms == {"transformer": pytest.approx(2.0, rel=1e-3)}
+    assert (c.scale, c.activation_ms, c.offset_ms) == pytest.approx((0.8, 0.3, 0.02), rel=1e-3)
+    predictor = LatencyPredictor.from_table(refitted, space)
+    for arch in sample_archs(space, 20, np.random.default_rng(3)):
+        assert predictor.predict(arch) == pytest.approx(runtime(arch), rel=1e-6)
 
 
 def test_table_of_another_space_is_refused(space) -> None:  # type: ignore[no-untyped-def]
@@ -280,6 +303,25 @@ def test_validation_times_some_subnets_twice(space, monkeypatch: pytest.MonkeyPa
     assert steady.noise_warning() is None
     once = ValidationReport.from_points(report.points[2:], "dev", "cifar", "abc", measure_s=1.0)
     assert once.remeasured == 0 and once.remeasure_within_10pct is None and "agree" not in once.summary()
+
+
+def test_a_refitted_predictor_is_judged_on_the_stored_measurements(space, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    predictor = LatencyPredictor.from_table(synthetic_table(space), space)
+    archs = sample_archs(space, 4, np.random.default_rng(7))
+    truth = [predictor.predict(a) for a in archs]
+    # Measured: the first two as the predictor says, the others 30 % slower; one timed twice.
+    points = [ValidationPoint(arch_id=a.id, predicted_ms=1.0, measured_ms=t * (1.0 if i < 2 else 1.3), measured_cv=0.02,
+                              remeasured_ms=t if i == 0 else None)
+              for i, (a, t) in enumerate(zip(archs, truth, strict=True))]
+    stored = ValidationReport.from_points(points, "torch-cpu-1t", space.name, space.hash, measure_s=5.0)
+    stored.save(tmp_path / "validation.json")
+    again = ValidationReport.load(tmp_path / "validation.json").repredicted(predictor)
+    assert [p.predicted_ms for p in again.points] == pytest.approx(truth)
+    assert [p.measured_ms for p in again.points] == [p.measured_ms for p in points]
+    assert again.within_10pct == 0.5 and again.remeasure_within_10pct == 1.0 and again.measure_s == 5.0
+    other = stored.model_copy(update={"space_hash": "0123456789abcdef"})
+    with pytest.raises(LatencyTableError, match="0123456789abcdef"):
+        other.repredicted(predictor)
 
 
 def _report(agreement: float) -> ValidationReport:

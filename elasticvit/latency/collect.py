@@ -198,13 +198,14 @@ def _calibrate(
 def calibration_point(table: PartialTable | LatencyTable, space: SearchSpace, arch: Arch,
                       measured: Measurement) -> CalibrationPoint:
     """``arch`` measured end to end, next to its blocks' entries in ``table`` (in all, and per kind)."""
-    keys = [b.key for b in arch_blocks(space, arch, table.num_classes)]
+    blocks = arch_blocks(space, arch, table.num_classes)
+    keys = [b.key for b in blocks]
     latencies = [table.entries[k].latency.value(table.settings.statistic) for k in keys]
     return CalibrationPoint(
         arch_id=arch.id,
         blocks=len(keys),
         block_sum_ms=float(sum(latencies)),
-        by_kind=kind_shares([table.entries[k].kind for k in keys], latencies),
+        by_kind=kind_shares([table.entries[k].kind for k in keys], latencies, [b.activations_m for b in blocks]),
         measured=measured,
     )
 

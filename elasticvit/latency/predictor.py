@@ -17,7 +17,7 @@ from elasticvit.latency.correction import KINDS, features, kind_shares
 from elasticvit.latency.devices import DeviceSpec
 from elasticvit.latency.lut import LatencyTable, MissingBlockError, TableMismatchError
 from elasticvit.space import Arch, SearchSpace
-from elasticvit.space.specs import arch_blocks, space_blocks
+from elasticvit.space.specs import BlockSpec, arch_blocks, space_blocks
 
 CACHE_LIMIT = 200_000
 """Cached archs before the cache is cleared (12 floats per arch; bounds memory in long searches)."""
@@ -75,17 +75,21 @@ class LatencyPredictor:
         call = self.table.call_overhead.value(self.table.settings.statistic)
         return float(self.features(arch)[: len(KINDS)].sum()) + call
 
+    def blocks(self, arch: Arch) -> list[BlockSpec]:
+        return arch_blocks(self.space, arch, self.table.num_classes)
+
     def block_keys(self, arch: Arch) -> list[str]:
-        return [b.key for b in arch_blocks(self.space, arch, self.table.num_classes)]
+        return [b.key for b in self.blocks(arch)]
 
     def features(self, arch: Arch) -> np.ndarray:
         """The correction's inputs (``correction.features``) for ``arch``; cached per arch."""
         # Keyed by the id string: it is cached on the arch and hashes faster than the nested model.
         cached = self._features.get(arch.id)
         if cached is None:
-            keys = self.block_keys(arch)
+            blocks = self.blocks(arch)
+            keys = [b.key for b in blocks]
             latencies = self.table.medians(keys).tolist()  # first: a missing key raises MissingBlockError
-            shares = kind_shares([self.table.entries[k].kind for k in keys], latencies)
+            shares = kind_shares([self.table.entries[k].kind for k in keys], latencies, [b.activations_m for b in blocks])
             cached = features(shares, self.table.overhead_per_block_ms)
             if len(self._features) >= CACHE_LIMIT:
                 self._features.clear()

@@ -18,7 +18,7 @@ from elasticvit.latency.lut import LatencyTableError
 from elasticvit.latency.predictor import LatencyPredictor
 from elasticvit.latency.timing import VALIDATION_STREAM, SpeedReference, measure_archs, sample_archs
 from elasticvit.model import Supernet
-from elasticvit.space import SearchSpace
+from elasticvit.space import Arch, SearchSpace
 from elasticvit.utils.atomic import write_json
 
 TOLERANCE = 0.10
@@ -114,6 +114,24 @@ class ValidationReport(BaseModel):
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         return write_json(path, self.model_dump(mode="json"))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ValidationReport:
+        return cls.model_validate_json(Path(path).read_text())
+
+    def repredicted(self, predictor: LatencyPredictor) -> ValidationReport:
+        """The same measurements judged against ``predictor``'s predictions, e.g. after its table's
+        correction was fitted again: a better correction is checked without measuring again."""
+        if predictor.table.space_hash != self.space_hash:
+            raise LatencyTableError(f"validation of space hash {self.space_hash} cannot judge a predictor of "
+                                    f"space hash {predictor.table.space_hash}")
+        points = []
+        for p in self.points:
+            arch = Arch.parse(p.arch_id)
+            points.append(p.model_copy(update={"predicted_ms": predictor.predict(arch),
+                                               "uncorrected_ms": predictor.uncorrected_ms(arch)}))
+        return ValidationReport.from_points(points, self.device, self.space, self.space_hash, self.measure_s,
+                                            self.load_avg_1m)
 
     @property
     def trusted(self) -> bool:

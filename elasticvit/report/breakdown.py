@@ -50,13 +50,14 @@ class LatencyBreakdown(BaseModel):
 def latency_breakdown(predictor: LatencyPredictor, arch: Arch, subnet: str | None = None) -> LatencyBreakdown:
     """Split ``predictor.predict(arch)`` into per-kind and per-stage parts that sum to it."""
     table, correction = predictor.table, predictor.table.correction
-    keys = predictor.block_keys(arch)
+    blocks = predictor.blocks(arch)
+    keys = [b.key for b in blocks]
     kinds = [table.entries[k].kind for k in keys]
     stages = block_stages(predictor.space, arch)
     if len(stages) != len(keys):  # the two walks over the arch must agree block for block
         raise ValueError(f"arch {arch.id}: {len(keys)} blocks but {len(stages)} stage labels")
     compute = (table.medians(keys) - table.overhead_per_block_ms).tolist()
-    shares = [correction.block_share(kind, c) for kind, c in zip(kinds, compute, strict=True)]
+    shares = [correction.block_share(kind, c, b.activations_m) for kind, c, b in zip(kinds, compute, blocks, strict=True)]
     by_kind: dict[str, float] = {k: 0.0 for k in KIND_ORDER if k in kinds}
     by_stage: dict[str, float] = dict.fromkeys(stages, 0.0)
     for kind, stage, share in zip(kinds, stages, shares, strict=True):

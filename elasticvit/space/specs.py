@@ -66,6 +66,11 @@ class BlockSpec(BaseModel):
         return (batch, self.c_in, self.hw, self.hw)
 
     @property
+    def activations_m(self) -> float:
+        """Input plus output elements per image, in millions: the memory traffic between blocks."""
+        return (self.hw * self.hw * self.c_in + self.out_hw * self.out_hw * self.c_out) / 1e6
+
+    @property
     def hidden(self) -> int:
         """MBConv hidden width, head conv width, or transformer MLP width."""
         if self.kind == "transformer":
