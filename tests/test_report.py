@@ -42,7 +42,8 @@ COST = {"torch-cpu-1t": {"transformer": 0.05, "default": 0.02}, "onnx-cpu-1t": {
 CORRECTION = {
     "torch-cpu-1t": Correction(scale=1.3, per_block_ms=0.002, offset_ms=-0.01, points=5),
     "onnx-cpu-1t": Correction(scale=0.9, per_block_ms=-0.001, offset_ms=0.05, points=5,
-                              kind_scale={"transformer": 1.2}, kind_per_block_ms={"transformer": 0.004}),
+                              kind_scale={"transformer": 1.2}, kind_per_block_ms={"transformer": 0.004},
+                              activation_ms=0.5, kind_activation_ms={"transformer": 3.0}),
 }
 BASELINES = ("resnet18", "mobilenetv3_small_100")
 HISTORY = [

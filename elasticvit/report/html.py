@@ -183,7 +183,7 @@ def _latency_section(report: RunReport, folder: Path) -> str:
     out.append(
         "<p>Every chosen subnet's predicted latency on every device, split by block kind and by stage from "
         "the devices' latency tables: each block's table entry with the device's correction applied "
-        f"(scale, per-block term), plus <code>{FIXED}</code>, the correction's offset that belongs to no block "
+        f"(scale, per-block and activation terms), plus <code>{FIXED}</code>, the correction's offset that belongs to no block "
         "(it can be negative). Each row adds up to the subnet's predicted latency. A subnet is chosen on the "
         "device whose rows are in <b>bold</b>; comparing its rows across devices shows which kinds of block "
         "each device makes expensive.</p>"
