@@ -48,6 +48,7 @@ def test_a_stack_worker_polls_its_pool_and_down_stops_it(prefect_server: str, tm
     import asyncio
 
     from prefect.client.orchestration import get_client
+    from prefect.exceptions import PrefectHTTPStatusError
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     service = worker_service("stack-test-pool", {"PREFECT_API_URL": prefect_server})
@@ -56,7 +57,13 @@ def test_a_stack_worker_polls_its_pool_and_down_stops_it(prefect_server: str, tm
 
     async def online() -> bool:
         async with get_client() as client:
-            return any(w.status == "ONLINE" for w in await client.read_workers_for_work_pool("stack-test-pool"))
+            try:
+                workers = await client.read_workers_for_work_pool("stack-test-pool")
+            except PrefectHTTPStatusError as exc:
+                if exc.response.status_code == 404:  # the starting worker has not created its pool yet
+                    return False
+                raise
+            return any(w.status == "ONLINE" for w in workers)
 
     with temporary_settings(updates={PREFECT_API_URL: prefect_server}):
         deadline = time.monotonic() + 60
