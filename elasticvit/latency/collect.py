@@ -205,7 +205,7 @@ def calibration_point(table: PartialTable | LatencyTable, space: SearchSpace, ar
         arch_id=arch.id,
         blocks=len(keys),
         block_sum_ms=float(sum(latencies)),
-        by_kind=kind_shares([table.entries[k].kind for k in keys], latencies, [b.activations_m for b in blocks]),
+        by_kind=kind_shares(blocks, latencies),
         measured=measured,
     )
 

@@ -17,9 +17,10 @@ so their sum misses what only a whole model shows:
   its output there; in a model each block's activations travel through memory to the next, and a
   fusing runtime skips some of that traffic inside one graph. So the cost of an arch's blocks
   depends on the size of their inputs and outputs (``BlockSpec.activations_m``) beyond what
-  their timings alone say. On ONNX Runtime (quiet machine, ``cifar`` space) the block sum and
-  kind-group scales explain end-to-end latency for at most 85 % of subnets within +/-10 %, a
-  term per kind group proportional to the activations for 93 %.
+  their timings alone say. In one quiet run of ONNX Runtime on the ``cifar`` space, the block sum
+  and kind-group scales explained end-to-end latency for at most 85 % of subnets within +/-10 %,
+  a term per kind group proportional to the activations for 94 % (later runs chose other models;
+  docs/latency.md).
 
 A fusing runtime need not treat every block kind alike: its attention and its convolutions are
 different operators with different fusions and layouts. So besides the whole-sum models
@@ -47,7 +48,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from elasticvit.latency.measure import OUTLIER_SIGMAS, Measurement, Statistic
-from elasticvit.space.specs import BlockKind
+from elasticvit.space.specs import BlockKind, BlockSpec
 
 KINDS: tuple[str, ...] = get_args(BlockKind)
 """The order of the per-kind features (``features``): overhead-free compute, then block counts."""
@@ -157,16 +158,16 @@ def features(by_kind: dict[str, KindShare], per_block_overhead_ms: float) -> np.
     return np.array(compute + blocks + activations, dtype=np.float64)
 
 
-def kind_shares(kinds: list[str], latencies_ms: list[float], activations_m: list[float]) -> dict[str, KindShare]:
+def kind_shares(blocks: list[BlockSpec], latencies_ms: list[float]) -> dict[str, KindShare]:
     """Block counts, latency sums and activation sums per kind of an arch's blocks."""
-    rows = list(zip(kinds, latencies_ms, activations_m, strict=True))
+    rows = list(zip(blocks, latencies_ms, strict=True))
     return {
         kind: KindShare(
-            blocks=kinds.count(kind),
-            block_sum_ms=sum(t for k, t, _ in rows if k == kind),
-            activations_m=sum(a for k, _, a in rows if k == kind),
+            blocks=sum(1 for b in blocks if b.kind == kind),
+            block_sum_ms=sum(t for b, t in rows if b.kind == kind),
+            activations_m=sum(b.activations_m for b in blocks if b.kind == kind),
         )
-        for kind in dict.fromkeys(kinds)
+        for kind in dict.fromkeys(b.kind for b in blocks)
     }
 
 
@@ -189,8 +190,9 @@ def fit_correction(
     group) the simplest whose leave-one-out error is within ``margin`` of the lowest wins
     (all of them, with too few points to cross-validate). A model needs more points than terms and
     positive scales, a kind-group model ``POINTS_PER_KIND_TERM`` points per term and per-kind sums
-    on every point, an activation model the activations on every point. With one point only the scale is fitted (the offset being one call
-    overhead); with none, there is no correction beyond that call.
+    on every point, an activation model the activations on every point. With one point only the
+    scale is fitted (the offset being one call overhead); with none, there is no correction beyond
+    that call.
     """
     if not points:
         return Correction(scale=1.0, offset_ms=call_overhead_ms, points=0)
@@ -205,12 +207,12 @@ def fit_correction(
     fitted = dict(points=len(y), discarded=int(np.count_nonzero(~keep)))
     candidates = []
     for model in _MODELS:
-        groups, per_block, act_groups = model
-        terms = len(groups) * (2 if per_block else 1) + len(act_groups) + 1
+        groups, _, act_groups = model
+        design = _design(f, model)
+        terms = design.shape[1]
         grouped = len(groups) > 1 or len(act_groups) > 1
         if (act_groups and not activations) or (grouped and (not split or len(y) < POINTS_PER_KIND_TERM * terms)):
             continue
-        design = _design(f, model)
         coef = _relative_lstsq(design, y, w)
         if coef is not None and np.all(coef[: len(groups)] > 0.0):
             candidates.append((_leave_one_out_error(design, y, w), terms, model, coef))

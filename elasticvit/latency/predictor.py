@@ -20,7 +20,7 @@ from elasticvit.space import Arch, SearchSpace
 from elasticvit.space.specs import BlockSpec, arch_blocks, space_blocks
 
 CACHE_LIMIT = 200_000
-"""Cached archs before the cache is cleared (12 floats per arch; bounds memory in long searches)."""
+"""Cached archs before the cache is cleared (18 floats per arch; bounds memory in long searches)."""
 
 
 class LatencyPredictor:
@@ -89,7 +89,7 @@ class LatencyPredictor:
             blocks = self.blocks(arch)
             keys = [b.key for b in blocks]
             latencies = self.table.medians(keys).tolist()  # first: a missing key raises MissingBlockError
-            shares = kind_shares([self.table.entries[k].kind for k in keys], latencies, [b.activations_m for b in blocks])
+            shares = kind_shares(blocks, latencies)
             cached = features(shares, self.table.overhead_per_block_ms)
             if len(self._features) >= CACHE_LIMIT:
                 self._features.clear()
