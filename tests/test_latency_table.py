@@ -29,7 +29,7 @@ from elasticvit.latency.collect import refit_correction
 from elasticvit.latency.correction import CalibrationPoint, Correction, fit_correction
 from elasticvit.latency.lut import BlockEntry, LatencyTableError, MeasureSettings, make_header
 from elasticvit.latency.measure import Measurement
-from elasticvit.latency.timing import SpeedReference, sample_archs
+from elasticvit.latency.timing import REFERENCE_ARCHS, SpeedReference, sample_archs
 from elasticvit.latency.validate import NoisyLatencyError, ValidationPoint, check_trusted
 from elasticvit.space import Arch, load_space
 from elasticvit.space.specs import arch_blocks, space_blocks
@@ -265,6 +265,35 @@ def test_speed_reference_scales_groups_measured_at_other_speeds(
     assert report.remeasure_within_10pct == 1.0
     without = FAST.model_copy(update={"speed_reference": False})
     assert SpeedReference.create(None, None, space, NUM_CLASSES, without, None) is None  # type: ignore[arg-type]
+
+
+def test_speed_reference_baseline_is_read_among_whole_subnets(
+    space, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    """Timed among small blocks the reference subnets read 10 % faster than among whole subnets
+    (caches, not machine speed). The baseline comes from the calibration group, so a validation at
+    the calibration's speed is unscaled, and the blocks are scaled to the same footing."""
+    monkeypatch.setattr(collect_mod, "measure_runner", lambda r, c, d: _measurement(0.001))
+    blocks = len(collect_mod.space_blocks(space, NUM_CLASSES))
+    monkeypatch.setattr(collect_mod, "GROUP_SIZE", blocks)  # one group of blocks
+    cfg = FAST.model_copy(update={"calibration_archs": 2, "validate_archs": 2, "remeasure_archs": 0})
+    groups: list[int] = []
+
+    def fake_measure(runners, cfg, device):  # type: ignore[no-untyped-def]
+        groups.append(len(runners))
+        among_blocks = len(runners) == blocks + REFERENCE_ARCHS
+        reference = 0.9 * 2.0 if among_blocks else 2.0
+        return [_measurement(2.0) for _ in runners[:-REFERENCE_ARCHS]] + [_measurement(reference)] * REFERENCE_ARCHS
+
+    monkeypatch.setattr(timing_mod, "measure_runners", fake_measure)
+    device = load_device("torch-cpu-1t")
+    table = collect_table(space, device, NUM_CLASSES, cfg, tmp_path / "table.json", progress=False)
+    assert groups == [2 + REFERENCE_ARCHS, blocks + REFERENCE_ARCHS]  # calibration first
+    assert [p.measured.median_ms for p in table.calibration] == pytest.approx([2.0, 2.0])  # unscaled
+    assert [e.latency.median_ms for e in table.entries.values()] == pytest.approx([2.0 / 0.9] * blocks)
+    report = validate_predictor(space, LatencyPredictor.from_table(table, space), device, cfg, progress=False)
+    assert [p.speed_factor for p in report.points] == pytest.approx([1.0, 1.0])
+    assert [p.measured_ms for p in report.points] == pytest.approx([2.0, 2.0])
 
 
 def test_collect_and_validate_on_the_device(space, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

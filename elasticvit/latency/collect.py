@@ -1,7 +1,7 @@
 """Collecting a device's latency table: every distinct block, the call overhead, calibration.
 
-Blocks are timed in interleaved groups scaled by a speed reference, and the calibration archs
-end to end, by ``elasticvit.latency.timing``.
+The calibration archs are timed end to end first, then the blocks in interleaved groups scaled by
+a speed reference whose baseline the calibration group set (``elasticvit.latency.timing``).
 
 Collection is resumable: progress goes atomically to ``<table>.partial`` after every group of
 blocks, a restart skips what is already there (if it was measured for the same space, device and settings),
@@ -83,10 +83,13 @@ def _collect(
         reference = SpeedReference.create(backend, supernet, space, num_classes, cfg, state.reference)
         if state.call_overhead is None:
             state = state.model_copy(update={"call_overhead": measure_call_overhead(backend, cfg)})
-        state = _measure_blocks(backend, specs, state, cfg, writer, progress, reference)
+        # Calibration first: its group sets the reference's baseline among whole subnets, the
+        # company every validation and search measurement keeps, so those read unscaled on a
+        # steady machine; the block groups are then scaled to it.
         archs = calibration_archs(space, cfg.calibration_archs, cfg.seed)
         state = _calibrate(backend, supernet, space, archs, state, cfg, writer, progress, reference)
-    table = _finish(writer.stamp(state), overhead_once=backend.call_overhead_once)
+        state = _measure_blocks(backend, specs, state, cfg, writer, progress, reference)
+    table = _finish(writer.stamp(state), space, overhead_once=backend.call_overhead_once)
     table.save(path)
     partial_path.unlink(missing_ok=True)
     return table
@@ -184,15 +187,17 @@ def _calibrate(
     progress: bool,
     reference: SpeedReference | None,
 ) -> PartialTable:
-    points = list(state.calibration)
-    done = {p.arch_id for p in points}
-    todo = [a for a in archs if a.id not in done]
+    """The calibration archs timed end to end (their block sums are added once every block is in)."""
+    todo = [a for a in archs if a.id not in state.calibration]
     if not todo:
         return state
     with tqdm(total=len(todo), desc=f"{backend.spec.name} calibration", unit="arch", disable=not progress) as bar:
         measured = measure_archs(backend, supernet, space, todo, state.num_classes, cfg, reference, bar.update)
-    points += [calibration_point(state, space, arch, m) for arch, (m, _) in zip(todo, measured, strict=True)]
-    return writer.save(state.model_copy(update={"calibration": points}))
+    calibration = {**state.calibration, **{a.id: m for a, (m, _) in zip(todo, measured, strict=True)}}
+    update: dict[str, object] = {"calibration": calibration}
+    if reference is not None:
+        update["reference"] = reference.baseline
+    return writer.save(state.model_copy(update=update))
 
 
 def calibration_point(table: PartialTable | LatencyTable, space: SearchSpace, arch: Arch,
@@ -223,19 +228,20 @@ def refit_correction(table: LatencyTable, space: SearchSpace) -> LatencyTable:
     return table.model_copy(update={"calibration": points, "correction": correction})
 
 
-def _finish(state: PartialTable, overhead_once: bool) -> LatencyTable:
+def _finish(state: PartialTable, space: SearchSpace, overhead_once: bool) -> LatencyTable:
     assert state.call_overhead is not None  # measured before any block
     statistic = state.settings.statistic
     overhead = state.call_overhead.value(statistic)
     per_block = overhead if overhead_once else 0.0
+    points = [calibration_point(state, space, Arch.parse(a), m) for a, m in state.calibration.items()]
     fields = state.model_dump(exclude={"entries", "call_overhead", "calibration"})
     return LatencyTable(
         **fields,
         entries=state.entries,
         call_overhead=state.call_overhead,
         overhead_per_block_ms=per_block,
-        calibration=state.calibration,
-        correction=fit_correction(state.calibration, per_block, overhead, statistic),
+        calibration=points,
+        correction=fit_correction(points, per_block, overhead, statistic),
     )
 
 

@@ -114,7 +114,9 @@ class PartialTable(TableHeader):
     entries: dict[str, BlockEntry] = Field(default_factory=dict)
     call_overhead: Measurement | None = None
     reference: list[Measurement] | None = None
-    calibration: list[CalibrationPoint] = Field(default_factory=list)
+    calibration: dict[str, Measurement] = Field(
+        default_factory=dict, description="calibration arch id -> its end-to-end measurement"
+    )
     collect_s: float = Field(default=0.0, ge=0.0, description="collection wall time so far")
 
 
@@ -128,8 +130,8 @@ class LatencyTable(TableHeader):
         "its call overhead per block even inside a model)"
     )
     reference: list[Measurement] | None = Field(
-        default=None, description="the speed reference subnets' first readings, which every group "
-        "of measurements is scaled to (settings.speed_reference)"
+        default=None, description="the speed reference subnets' readings among the calibration archs, "
+        "which every group of measurements is scaled to (settings.speed_reference)"
     )
     calibration: list[CalibrationPoint]
     correction: Correction

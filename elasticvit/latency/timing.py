@@ -83,7 +83,10 @@ class SpeedReference:
     archs in the next and validation archs later would disagree by that much, which no correction
     fitted to the calibration can undo. Every group is therefore scaled by the median over the
     reference subnets of ``baseline / reading``: each one's first reading (kept in the table) over
-    its reading in that group. On a device whose speed is steady the factors stay near 1.0.
+    its reading in that group. A collection times its calibration archs first, so the baseline is
+    read among whole subnets, as in every later validation or search measurement: on a device whose
+    speed is steady those read unscaled (factors near 1.0), whatever the reference reads among the
+    blocks.
     """
 
     def __init__(
