@@ -150,6 +150,35 @@ def test_performance_rescoring_refreshes_the_current_bank(space, pools):
     assert plan.scoring_forwards >= len(bank)
 
 
+def test_scores_taken_in_step_plan_what_a_scoring_forward_plans(space, pools):
+    """``score_in_step`` leaves an explored anchor's score to the training forward (``observe``);
+    fed the same scores, the sampler plans the same subnets, and spends no forwards on them."""
+    scorer = macs_scorer(space)[0]
+    separate = run(performance_sampler(space, pools), 150, scorer)
+    in_step = performance_sampler(space, pools, score_in_step=True)
+    rescore_calls = []
+    plans = []
+    for step in range(150):
+        plan = in_step.plan(step, lambda archs: rescore_calls.append(len(archs)) or scorer(archs))
+        anchors = [s.arch for s in plan.subnets if s.role == Role.ANCHOR]
+        assert all(a in anchors for a in plan.unscored)
+        in_step.observe(plan, scorer(list(plan.unscored)))
+        plans.append(plan)
+    assert [p.archs for p in plans] == [p.archs for p in separate]
+    assert sum(len(p.unscored) for p in plans) > 0
+    assert sum(p.scoring_forwards for p in plans) == sum(rescore_calls)  # re-scoring only
+    assert sum(p.scoring_forwards for p in separate) == sum(p.scoring_forwards for p in plans) + sum(
+        len(p.unscored) for p in plans)
+
+
+def test_a_sampler_without_banks_refuses_unscored_plans(space, pools):
+    sampler = ComplexityAwareSampler(pools, 1, seed=0)
+    plan = sampler.plan(0, None)
+    sampler.observe(plan, [])  # nothing to score: fine
+    with pytest.raises(NotImplementedError, match="takes no scores"):
+        sampler.observe(plan.model_copy(update={"unscored": (plan.archs[0],)}), [0.0])
+
+
 def test_explore_keeps_the_heuristics_favourite(space, pools):
     sampler = performance_sampler(space, pools, explore_heuristic="max_flops", explore_candidates=5)
     macs = lambda a: arch_macs(space, a, NUM_CLASSES)  # noqa: E731

@@ -126,6 +126,28 @@ def test_each_strategy_trains_and_reports(tiny_data: Path, tiny_space: Path, tmp
         assert all(s.level in (0, 1) and len(s.arch_ids) == 3 for s in rec.steps)
 
 
+def test_scores_from_the_training_forward_are_a_scoring_forwards(tiny_data: Path, tiny_space: Path, tmp_path: Path) -> None:
+    """``sampling.score_in_step``: every anchor explored (exploit probability 0), the banks end with
+    the same archs and scores as with a separate no-grad forward per explored anchor, without
+    those forwards."""
+    torch.set_num_threads(1)
+    runs = {}
+    for in_step in (False, True):
+        cfg = tiny_config(tiny_space)
+        sampling = cfg.sampling.model_copy(update={"score_in_step": in_step, "exploit_prob_start": 0.0,
+                                                   "exploit_prob_end": 0.0})
+        out = tmp_path / f"in_step_{in_step}"
+        result = train_supernet(cfg.model_copy(update={"sampling": sampling}), tiny_data, out, [])
+        runs[in_step] = result, torch.load(out / "checkpoint.pt", weights_only=True)["sampler"]["banks"]
+    (separate, separate_banks), (in_step, in_step_banks) = runs[False], runs[True]
+    assert [b["archs"] for b in in_step_banks] == [b["archs"] for b in separate_banks]
+    assert sum(len(b["archs"]) for b in in_step_banks) > 0
+    for mine, theirs in zip(in_step_banks, separate_banks, strict=True):
+        # a forward with autograd and one without may round differently (3e-4 seen)
+        assert mine["scores"] == pytest.approx(theirs["scores"], rel=2e-3)
+    assert separate.scoring_forwards - in_step.scoring_forwards == 2 * separate.steps  # 2 explored a step
+
+
 def test_students_follow_the_labels_until_distillation_starts(tiny_data: Path, tiny_space: Path, tmp_path: Path) -> None:
     torch.set_num_threads(1)
     runs = {}

@@ -87,6 +87,11 @@ class SamplingConfig(Section):
         description="complexity/performance: level 0's student is the space's smallest, and the space's "
         "largest joins the top level's anchors (uniform pool draws never hold either)",
     )
+    score_in_step: bool = Field(
+        default=False,
+        description="performance: an explored anchor's score is its cross-entropy in the step's own "
+        "training forward (same batch, same weights), not a separate no-grad forward",
+    )
     seed: int = 0
 
     @model_validator(mode="after")

@@ -41,6 +41,8 @@ class StepPlan(BaseModel):
     subnets: tuple[PlannedSubnet, ...]
     level: int | None = None
     scoring_forwards: int = 0  # no-grad forwards spent choosing these subnets
+    # Anchors whose score the sampler wants from this step's training forward, through ``observe``.
+    unscored: tuple[Arch, ...] = ()
 
     @property
     def archs(self) -> list[Arch]:
@@ -61,6 +63,12 @@ class SubnetSampler(ABC):
     @abstractmethod
     def plan(self, step: int, scorer: Scorer) -> StepPlan:
         """The subnets for ``step``; ``scorer`` is only called by performance-aware samplers."""
+
+    def observe(self, plan: StepPlan, scores: Sequence[float]) -> None:
+        """The scores of ``plan.unscored`` (as ``Scorer`` gives them), taken by the step's training
+        forward before its update; called before the next ``plan``."""
+        if plan.unscored:
+            raise NotImplementedError(f"{type(self).__name__} planned unscored subnets but takes no scores")
 
     def state_dict(self) -> dict[str, Any]:
         """Plain containers only, so a checkpoint loads with ``torch.load(weights_only=True)``."""

@@ -47,9 +47,9 @@ class ComplexityAwareSampler(SubnetSampler):
     def plan(self, step: int, scorer: Scorer) -> StepPlan:
         rng = self.step_rng(step)
         level = self.walk.advance(rng)
-        anchors, spent = self.choose(level, step, rng, scorer)
+        anchors, spent, unscored = self.choose(level, step, rng, scorer)
         return plan_of([*anchors, *self._end_anchors(level)], [self._student(level)], level=level,
-                       scoring_forwards=spent)
+                       scoring_forwards=spent, unscored=tuple(unscored))
 
     def _student(self, level: int) -> Arch:
         if self.train_space_ends and level == 0:
@@ -63,9 +63,10 @@ class ComplexityAwareSampler(SubnetSampler):
 
     def choose(
         self, level: int, step: int, rng: np.random.Generator, scorer: Scorer
-    ) -> tuple[list[Arch], int]:
-        """The anchors of ``level`` and the no-grad forwards spent choosing them."""
-        return [self.pools.sample(level, rng) for _ in range(self.subnets_per_step)], 0
+    ) -> tuple[list[Arch], int, list[Arch]]:
+        """The anchors of ``level``, the no-grad forwards spent choosing them, and those of them
+        left to be scored by the step's training forward."""
+        return [self.pools.sample(level, rng) for _ in range(self.subnets_per_step)], 0, []
 
     def state_dict(self) -> dict[str, Any]:
         return {"level": self.walk.level}

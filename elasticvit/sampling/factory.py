@@ -38,6 +38,7 @@ def build_sampler(
         macs=macs,
         rescore_every=cfg.rescore_every,
         train_space_ends=cfg.train_space_ends,
+        score_in_step=cfg.score_in_step,
     )
 
 

@@ -3,7 +3,8 @@
 Each FLOPs level keeps a bounded memory bank of (arch, score) entries, score = minus the
 cross-entropy on a mini-batch. An anchor is either exploited (a bank entry drawn by softmax over
 the scores) or explored (the heuristic's favourite of a few fresh candidates from the level's band,
-scored with a no-grad forward and inserted). The exploit probability ramps up over training, so
+scored with a no-grad forward and inserted; with ``score_in_step`` the step's own training forward,
+taken before the update, scores it instead, and the loop reports it through ``observe``). The exploit probability ramps up over training, so
 early steps explore and late steps concentrate on the good region of each level. A bank is
 re-scored on one mini-batch when the walk visits it and its scores are older than
 ``rescore_every`` steps, because scores taken on different batches and weights drift apart.
@@ -16,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from elasticvit.sampling.base import Scorer, arch_from_state, arch_to_state
+from elasticvit.sampling.base import Scorer, StepPlan, arch_from_state, arch_to_state
 from elasticvit.sampling.complexity import ComplexityAwareSampler
 from elasticvit.space import Arch
 from elasticvit.space.pools import FlopsPools
@@ -79,8 +80,10 @@ class PerformanceAwareSampler(ComplexityAwareSampler):
         macs: Callable[[Arch], int],
         rescore_every: int,
         train_space_ends: bool = False,
+        score_in_step: bool = False,
     ) -> None:
         super().__init__(pools, subnets_per_step, seed, train_space_ends)
+        self.score_in_step = score_in_step
         if len(capacities) != len(pools.bands):
             raise ValueError(f"{len(capacities)} bank capacities for {len(pools.bands)} levels")
         self.banks = [MemoryBank(c) for c in capacities]
@@ -93,7 +96,7 @@ class PerformanceAwareSampler(ComplexityAwareSampler):
 
     def choose(
         self, level: int, step: int, rng: np.random.Generator, scorer: Scorer
-    ) -> tuple[list[Arch], int]:
+    ) -> tuple[list[Arch], int, list[Arch]]:
         bank = self.banks[level]
         spent = 0
         if len(bank) and step - self.rescored_at[level] >= self.rescore_every:
@@ -110,11 +113,18 @@ class PerformanceAwareSampler(ComplexityAwareSampler):
                 arch = self._explore(level, rng)
                 chosen.append(arch)
                 explored.append(arch)
+        if self.score_in_step:
+            return chosen, spent, explored
         if explored:
             for arch, score in zip(explored, scorer(explored), strict=True):
                 bank.insert(arch, score)
             spent += len(explored)
-        return chosen, spent
+        return chosen, spent, []
+
+    def observe(self, plan: StepPlan, scores: Sequence[float]) -> None:
+        assert plan.level is not None
+        for arch, score in zip(plan.unscored, scores, strict=True):
+            self.banks[plan.level].insert(arch, score)
 
     def _explore(self, level: int, rng: np.random.Generator) -> Arch:
         candidates = [self.pools.sample(level, rng) for _ in range(self.explore_candidates)]

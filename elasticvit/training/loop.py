@@ -205,7 +205,9 @@ class _Trainer:
         inputs, targets = self.mixup(x, y) if self.mixup else (x, y)
         self.optimizer.zero_grad(set_to_none=True)
         self.telemetry.begin_step()
-        losses = self._accumulate(plan, inputs, targets)
+        losses, anchor_logits = self._accumulate(plan, inputs, targets)
+        if plan.unscored:
+            self.sampler.observe(plan, self._step_scores(plan, anchor_logits, x, y))
         dist.average_gradients(self.params, self.ctx)
         self.precision.scaler.unscale_(self.optimizer)
         metrics = self.telemetry.end_step()
@@ -222,8 +224,9 @@ class _Trainer:
             step=self.step, total_steps=self.total_steps, epoch=self.epoch, level=plan.level, arch_ids=[a.id for a in plan.archs], metrics=metrics
         )
 
-    def _accumulate(self, plan: StepPlan, x: Tensor, targets: Tensor) -> dict[str, float]:
-        """Forward/backward every planned subnet; gradients add up, each subnet weighted 1/n."""
+    def _accumulate(self, plan: StepPlan, x: Tensor, targets: Tensor) -> tuple[dict[str, float], list[Tensor]]:
+        """Forward/backward every planned subnet; gradients add up, each subnet weighted 1/n.
+        The mean losses, and the anchors' logits (detached, in plan order)."""
         distill = self.losses.student(self.step)
         teacher_probs = self._teacher_probs(x) if distill is not None else None
         anchor_logits: list[Tensor] = []
@@ -244,7 +247,19 @@ class _Trainer:
             sums[sub.role].append(float(loss.detach()))
         out = {f"loss_{role.value}": float(np.mean(v)) for role, v in sums.items() if v}
         out["loss"] = float(np.mean(sums[Role.ANCHOR] + sums[Role.STUDENT]))
-        return out
+        return out, anchor_logits
+
+    @torch.no_grad()
+    def _step_scores(self, plan: StepPlan, anchor_logits: list[Tensor], x: Tensor, y: Tensor) -> list[float]:
+        """``_score`` of ``plan.unscored`` from their training forward: the batch and weights a
+        separate no-grad forward would see, so the scores are the same at no cost. With mixup that
+        forward saw mixed images, so they get the separate forward after all."""
+        if self.mixup:
+            return self._score(plan.unscored, x, y)
+        anchors = [s.arch.id for s in plan.subnets if s.role == Role.ANCHOR]
+        losses = [F.cross_entropy(anchor_logits[anchors.index(a.id)], y) for a in plan.unscored]
+        mean = dist.mean_over_ranks(torch.stack(losses), self.ctx)
+        return [-float(v) for v in mean.cpu()]
 
     @torch.no_grad()
     def _teacher_probs(self, x: Tensor) -> Tensor | None:
