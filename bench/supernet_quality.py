@@ -178,16 +178,19 @@ def main(argv: list[str] | None = None) -> None:
 def run_key(cfg: ExperimentConfig) -> str:
     """The supernet run's cache key: what its training reads (recipe, sampler, space), not where it writes.
 
-    A recipe field added after runs were cached is left out at the value that trains as before it
-    existed, so those runs keep their keys."""
-    unchanged = {k for k, v in ADDED_FIELDS.items() if getattr(cfg.training, k) == v}
-    return stable_hash(cfg.training.model_dump(mode="json", exclude={"output_dir", *unchanged})
-                       | {"sampling": cfg.sampling.model_dump(mode="json"),
-                          "space": load_space(cfg.space.name).hash}, length=10)
+    A recipe or sampler field added after runs were cached is left out at the value that trains as
+    before it existed, so those runs keep their keys."""
+    def fields(section: str) -> dict:
+        model = getattr(cfg, section)
+        unchanged = {k for (s, k), v in ADDED_FIELDS.items() if s == section and getattr(model, k) == v}
+        return model.model_dump(mode="json", exclude={"output_dir", *unchanged})
+
+    return stable_hash(fields("training") | {"sampling": fields("sampling"), "space": load_space(cfg.space.name).hash},
+                       length=10)
 
 
-ADDED_FIELDS = {"distill_from_epoch": 0.0}
-"""Training fields newer than cached runs, with the value that behaves as the recipe did without them."""
+ADDED_FIELDS = {("training", "distill_from_epoch"): 0.0, ("sampling", "score_in_step"): False}
+"""Fields newer than cached runs, with the value that behaves as the recipe did without them."""
 
 
 def train(cfg: ExperimentConfig, data_dir: Path, run_dir: Path, records: Path) -> dict:
