@@ -189,7 +189,8 @@ def run_key(cfg: ExperimentConfig) -> str:
                        length=10)
 
 
-ADDED_FIELDS = {("training", "distill_from_epoch"): 0.0, ("sampling", "score_in_step"): False}
+ADDED_FIELDS = {("training", "distill_from_epoch"): 0.0, ("sampling", "score_in_step"): False,
+                ("sampling", "level_student"): True}
 """Fields newer than cached runs, with the value that behaves as the recipe did without them."""
 
 

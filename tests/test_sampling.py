@@ -150,6 +150,22 @@ def test_performance_rescoring_refreshes_the_current_bank(space, pools):
     assert plan.scoring_forwards >= len(bank)
 
 
+@pytest.mark.parametrize("strategy", ["complexity", "performance"])
+def test_without_level_students_a_step_trains_its_anchors_alone(space, pools, strategy):
+    cfg = SamplingConfig(strategy=strategy, num_levels=LEVELS, pool_size=20, bank_capacity_small=5,
+                         bank_capacity_large=3, subnets_per_step=1, train_space_ends=True)
+    with_students = build_sampler(cfg, space, pools, NUM_CLASSES, 200)
+    alone = build_sampler(cfg.model_copy(update={"level_student": False}), space, pools, NUM_CLASSES, 200)
+    levels = set()
+    for full, plan in zip(run(with_students, 200, macs_scorer(space)[0]), run(alone, 200, macs_scorer(space)[0])):
+        assert plan.level == full.level, "the walk is unchanged"
+        levels.add(plan.level)
+        assert all(s.role == Role.ANCHOR for s in plan.subnets)
+        assert plan.archs == [s.arch for s in full.subnets if s.role == Role.ANCHOR] + (
+            [space.smallest()] if plan.level == 0 else [])  # the space's smallest still trained
+    assert levels == set(range(LEVELS))
+
+
 def test_scores_taken_in_step_plan_what_a_scoring_forward_plans(space, pools):
     """``score_in_step`` leaves an explored anchor's score to the training forward (``observe``);
     fed the same scores, the sampler plans the same subnets, and spends no forwards on them."""

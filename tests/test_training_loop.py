@@ -126,6 +126,16 @@ def test_each_strategy_trains_and_reports(tiny_data: Path, tiny_space: Path, tmp
         assert all(s.level in (0, 1) and len(s.arch_ids) == 3 for s in rec.steps)
 
 
+def test_a_run_without_level_students_trains_the_anchors_alone(tiny_data: Path, tiny_space: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    cfg = tiny_config(tiny_space)
+    cfg = cfg.model_copy(update={"sampling": cfg.sampling.model_copy(update={"level_student": False})})
+    rec = Recorder()
+    result = train_supernet(cfg, tiny_data, tmp_path, [rec])
+    assert result.steps == 6 and all(len(s.arch_ids) == 2 for s in rec.steps)  # subnets_per_step anchors
+    assert all("loss_student" not in s.metrics and np.isfinite(s.metrics["loss"]) for s in rec.steps)
+
+
 def test_scores_from_the_training_forward_are_a_scoring_forwards(tiny_data: Path, tiny_space: Path, tmp_path: Path) -> None:
     """``sampling.score_in_step``: every anchor explored (exploit probability 0), the banks end with
     the same archs and scores as with a separate no-grad forward per explored anchor, without

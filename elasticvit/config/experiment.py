@@ -87,6 +87,12 @@ class SamplingConfig(Section):
         description="complexity/performance: level 0's student is the space's smallest, and the space's "
         "largest joins the top level's anchors (uniform pool draws never hold either)",
     )
+    level_student: bool = Field(
+        default=True,
+        description="complexity/performance: every step also trains its level's smallest subnet as a "
+        "student; false: the anchors alone, one forward/backward pass fewer a step (with "
+        "train_space_ends the space's smallest then joins level 0's anchors)",
+    )
     score_in_step: bool = Field(
         default=False,
         description="performance: an explored anchor's score is its cross-entropy in the step's own "

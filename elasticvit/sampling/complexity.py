@@ -32,23 +32,29 @@ class ComplexityAwareSampler(SubnetSampler):
     """Per step: ``subnets_per_step`` anchors from the current level's band plus its smallest subnet.
 
     The anchors are trained on the labels; the level's smallest subnet is distilled from the mean of
-    their predictions. With ``train_space_ends`` the walk's end levels also train the space's own
-    ends, which their pools (uniform draws) practically never hold: the space's smallest is level
-    0's student and the space's largest joins the top level's anchors.
+    their predictions (without ``level_student``, it is not trained: the anchors alone). With
+    ``train_space_ends`` the walk's end levels also train the space's own ends, which their pools
+    (uniform draws) practically never hold: the space's smallest is level 0's student (or, without
+    students, one of its anchors) and the space's largest joins the top level's anchors.
     """
 
-    def __init__(self, pools: FlopsPools, subnets_per_step: int, seed: int, train_space_ends: bool = False) -> None:
+    def __init__(
+        self, pools: FlopsPools, subnets_per_step: int, seed: int, train_space_ends: bool = False,
+        level_student: bool = True,
+    ) -> None:
         super().__init__(seed)
         self.pools = pools
         self.subnets_per_step = subnets_per_step
         self.train_space_ends = train_space_ends
+        self.level_student = level_student
         self.walk = LevelWalk(len(pools.bands), seed)
 
     def plan(self, step: int, scorer: Scorer) -> StepPlan:
         rng = self.step_rng(step)
         level = self.walk.advance(rng)
         anchors, spent, unscored = self.choose(level, step, rng, scorer)
-        return plan_of([*anchors, *self._end_anchors(level)], [self._student(level)], level=level,
+        students = [self._student(level)] if self.level_student else []
+        return plan_of([*anchors, *self._end_anchors(level)], students, level=level,
                        scoring_forwards=spent, unscored=tuple(unscored))
 
     def _student(self, level: int) -> Arch:
@@ -59,6 +65,8 @@ class ComplexityAwareSampler(SubnetSampler):
     def _end_anchors(self, level: int) -> list[Arch]:
         if self.train_space_ends and level == self.pools.num_levels - 1:
             return [self.pools.space.largest()]
+        if self.train_space_ends and level == 0 and not self.level_student:
+            return [self.pools.space.smallest()]
         return []
 
     def choose(

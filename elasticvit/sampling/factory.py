@@ -21,7 +21,7 @@ def build_sampler(
     if cfg.strategy == "uniform":
         return UniformSampler(space, cfg.num_random, cfg.seed)
     if cfg.strategy == "complexity":
-        return ComplexityAwareSampler(pools, cfg.subnets_per_step, cfg.seed, cfg.train_space_ends)
+        return ComplexityAwareSampler(pools, cfg.subnets_per_step, cfg.seed, cfg.train_space_ends, cfg.level_student)
 
     @lru_cache(maxsize=None)
     def macs(arch: Arch) -> int:
@@ -38,6 +38,7 @@ def build_sampler(
         macs=macs,
         rescore_every=cfg.rescore_every,
         train_space_ends=cfg.train_space_ends,
+        level_student=cfg.level_student,
         score_in_step=cfg.score_in_step,
     )
 

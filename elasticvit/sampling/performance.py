@@ -80,9 +80,10 @@ class PerformanceAwareSampler(ComplexityAwareSampler):
         macs: Callable[[Arch], int],
         rescore_every: int,
         train_space_ends: bool = False,
+        level_student: bool = True,
         score_in_step: bool = False,
     ) -> None:
-        super().__init__(pools, subnets_per_step, seed, train_space_ends)
+        super().__init__(pools, subnets_per_step, seed, train_space_ends, level_student)
         self.score_in_step = score_in_step
         if len(capacities) != len(pools.bands):
             raise ValueError(f"{len(capacities)} bank capacities for {len(pools.bands)} levels")
