@@ -76,11 +76,11 @@ def _collect(
     settings = MeasureSettings.from_config(cfg)
     header = make_header(space.name, space.hash, num_classes, device, settings, backend.versions())
     state = _resume(partial_path, header)
-    writer = _PartialWriter(partial_path, already_s=state.collect_s)
     specs = space_blocks(space, num_classes)
     supernet = Supernet(space, num_classes)
     with backend.session():
         reference = SpeedReference.create(backend, supernet, space, num_classes, cfg, state.reference)
+        writer = _PartialWriter(partial_path, already_s=state.collect_s, reference=reference)
         if state.call_overhead is None:
             state = state.model_copy(update={"call_overhead": measure_call_overhead(backend, cfg)})
         # Calibration first: its group sets the reference's baseline among whole subnets, the
@@ -162,8 +162,6 @@ def _measure_blocks(
             group = todo[start : start + GROUP_SIZE]
             runners = [backend.prepare(build_block(spec), spec.input_shape(batch)) for spec in group]
             measured, _ = measure_group(runners, cfg, backend.spec, reference)
-            if reference is not None:
-                state = state.model_copy(update={"reference": reference.baseline})
             for spec, latency in zip(group, measured, strict=True):
                 entries[spec.key] = BlockEntry(
                     kind=spec.kind,
@@ -194,10 +192,7 @@ def _calibrate(
     with tqdm(total=len(todo), desc=f"{backend.spec.name} calibration", unit="arch", disable=not progress) as bar:
         measured = measure_archs(backend, supernet, space, todo, state.num_classes, cfg, reference, bar.update)
     calibration = {**state.calibration, **{a.id: m for a, (m, _) in zip(todo, measured, strict=True)}}
-    update: dict[str, object] = {"calibration": calibration}
-    if reference is not None:
-        update["reference"] = reference.baseline
-    return writer.save(state.model_copy(update=update))
+    return writer.save(state.model_copy(update={"calibration": calibration}))
 
 
 def calibration_point(table: PartialTable | LatencyTable, space: SearchSpace, arch: Arch,
@@ -246,14 +241,19 @@ def _finish(state: PartialTable, space: SearchSpace, overhead_once: bool) -> Lat
 
 
 class _PartialWriter:
-    """Writes progress atomically, stamped with the collection time so far (over resumed runs)."""
+    """Writes progress atomically, stamped with the collection time so far (over resumed runs) and
+    the speed reference's baseline (set by the first group measured)."""
 
-    def __init__(self, path: Path, already_s: float) -> None:
+    def __init__(self, path: Path, already_s: float, reference: SpeedReference | None) -> None:
         self.path = path
         self._start = time.perf_counter() - already_s
+        self.reference = reference
 
     def stamp(self, state: PartialTable) -> PartialTable:
-        return state.model_copy(update={"collect_s": time.perf_counter() - self._start})
+        update: dict[str, object] = {"collect_s": time.perf_counter() - self._start}
+        if self.reference is not None:
+            update["reference"] = self.reference.baseline
+        return state.model_copy(update=update)
 
     def save(self, state: PartialTable) -> PartialTable:
         state = self.stamp(state)

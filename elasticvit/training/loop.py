@@ -257,9 +257,7 @@ class _Trainer:
         if self.mixup:
             return self._score(plan.unscored, x, y)
         anchors = [s.arch.id for s in plan.subnets if s.role == Role.ANCHOR]
-        losses = [F.cross_entropy(anchor_logits[anchors.index(a.id)], y) for a in plan.unscored]
-        mean = dist.mean_over_ranks(torch.stack(losses), self.ctx)
-        return [-float(v) for v in mean.cpu()]
+        return self._scores([F.cross_entropy(anchor_logits[anchors.index(a.id)], y) for a in plan.unscored])
 
     @torch.no_grad()
     def _teacher_probs(self, x: Tensor) -> Tensor | None:
@@ -278,6 +276,11 @@ class _Trainer:
                 with self.precision.autocast():
                     logits = self.forward(resize_batch(x, arch.resolution)).float()
                 losses.append(F.cross_entropy(logits, y))
+        return self._scores(losses)
+
+    def _scores(self, losses: list[Tensor]) -> list[float]:
+        """Bank scores from per-arch cross-entropies: minus each, averaged over ranks (so the banks
+        stay identical everywhere)."""
         mean = dist.mean_over_ranks(torch.stack(losses), self.ctx)
         return [-float(v) for v in mean.cpu()]
 
