@@ -12,13 +12,16 @@ subnets measured end to end, and writes ``bench/results/latency_predictor.json``
 chose). A reused table's correction is fitted again by this version (``refit_correction``);
 ``--repredict`` measures nothing, and judges each device's stored validation measurements against
 its refitted table's predictions.
-Tables, reports and plots stay under ``artifacts/bench/latency/<device>/``.
+Tables, reports and plots stay under ``artifacts/bench/latency/<device>/`` (``--tables DIR``: under
+``DIR/<device>/``, e.g. a folder under ``bench/results/`` to commit, so a later checkout can
+``--repredict`` a new correction on the same measurements).
 
 The development machine is shared, and other jobs' load leaks into wall-clock timings (see
 docs/latency.md, "Clocks"), so before each device the benchmark waits (up to ``--max-wait`` s)
 until the CPUs are mostly idle.
 
     python -m bench.latency_predictor [--n 100] [--device NAME ...] [--recollect | --repredict] [--seed N --output F]
+                                      [--tables DIR]
 """
 
 from __future__ import annotations
@@ -64,12 +67,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="latency.seed: another seed draws other calibration, "
                         "validation and reference subnets (tables then stay under seed<N>/)")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--tables", type=Path, default=TABLES, help="where tables and validations are kept")
     parser.add_argument("--repredict", action="store_true", help="measure nothing: refit each device's stored "
                         "table and judge its stored validation measurements against the new predictions")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
-    cfg = LatencyConfig(output_dir=TABLES / f"seed{args.seed}" if args.seed else TABLES, seed=args.seed)
+    cfg = LatencyConfig(output_dir=args.tables / f"seed{args.seed}" if args.seed else args.tables, seed=args.seed)
     space = load_space(args.space)
     results = {}
     for name in args.devices or cfg.devices:

@@ -119,11 +119,42 @@ def test_a_richer_model_must_beat_the_simpler_by_the_margin() -> None:
     assert c.model == "scale + offset"
 
 
-def test_features_are_per_kind_compute_then_counts_then_activations() -> None:
-    f = features({"head": KindShare(blocks=1, block_sum_ms=0.3, activations_m=0.25)}, per_block_overhead_ms=0.1)
+def test_the_resolution_model_recovers_a_scale_that_changes_with_resolution() -> None:
+    # A runtime whose savings grow with the tensors: 6 % more per block-sum millisecond at resolution
+    # 24 than at 32, linearly in between, which no resolution-blind model can follow.
+    def runtime(conv: float, tr: float, res: int) -> float:
+        return (1.0 - 0.0075 * (res - 28)) * (conv + tr) + OFFSET
+
+    def points(n: int, seed: int) -> list[CalibrationPoint]:
+        res = np.random.default_rng(seed + 100).choice([24, 28, 32], size=n)
+        return [_point(conv, tr, runtime(conv, tr, int(r)), resolution=int(r))
+                for (conv, tr), r in zip(_shapes(n, seed), res, strict=True)]
+
+    calibration, held_out = points(30, seed=0), points(50, seed=1)
+    c = fit_correction(calibration, per_block_overhead_ms=0.0, call_overhead_ms=0.01)
+    assert c.model == "scale + resolution + offset" and c.reference_resolution == 28
+    assert c.resolution_scale == pytest.approx(-0.0075, rel=0.02) and c.scale == pytest.approx(1.0, rel=0.01)
+    blind = fit_correction([p.model_copy(update={"resolution": None}) for p in calibration], 0.0, 0.01)
+    assert blind.resolution_scale == 0.0 and "resolution" not in blind.model
+    assert _mean_rel_error(c, held_out) < 0.002 < 0.015 < _mean_rel_error(blind, held_out)
+    # A block's share follows the same scale, so the shares of a prediction still add up to it.
+    assert c.block_share("mbconv", 0.5, resolution=24) == pytest.approx(c.scale * 1.03 * 0.5, rel=1e-3)
+    with pytest.raises(ValueError, match="resolution"):
+        c.apply(features(calibration[0].by_kind, 0.0))
+
+
+def test_one_resolution_among_the_calibration_archs_leaves_no_resolution_term() -> None:
+    points = [p.model_copy(update={"resolution": 32}) for p in _points(30, seed=0)]
+    c = fit_correction(points, per_block_overhead_ms=0.0, call_overhead_ms=0.01)
+    assert c.resolution_scale == 0.0 and c.reference_resolution == 0
+
+
+def test_features_are_per_kind_compute_then_counts_then_activations_then_resolution() -> None:
+    f = features({"head": KindShare(blocks=1, block_sum_ms=0.3, activations_m=0.25)}, per_block_overhead_ms=0.1,
+                 resolution=28)
     head = KINDS.index("head")
     assert f[head] == pytest.approx(0.2) and f[len(KINDS) + head] == 1 and f[2 * len(KINDS) + head] == 0.25
-    assert f.sum() == pytest.approx(1.45)
+    assert f[3 * len(KINDS)] == 28 and f.sum() == pytest.approx(29.45)
 
 
 def test_a_blocks_activations_are_its_input_and_output_elements() -> None:
@@ -142,7 +173,7 @@ def _points(n: int, seed: int) -> list[CalibrationPoint]:
 
 
 def _point(conv_ms: float, transformer_ms: float, measured_ms: float, cv: float = 0.02,
-           conv_blocks: int = 6, transformer_blocks: int = 3) -> CalibrationPoint:
+           conv_blocks: int = 6, transformer_blocks: int = 3, resolution: int | None = None) -> CalibrationPoint:
     by_kind = {"mbconv": KindShare(blocks=conv_blocks, block_sum_ms=conv_ms)}
     if transformer_ms:
         by_kind["transformer"] = KindShare(blocks=transformer_blocks, block_sum_ms=transformer_ms)
@@ -151,10 +182,10 @@ def _point(conv_ms: float, transformer_ms: float, measured_ms: float, cv: float 
     total = sum(s.block_sum_ms for s in by_kind.values())
     blocks = sum(s.blocks for s in by_kind.values())
     return CalibrationPoint(arch_id=f"a{conv_ms:.6f}-{transformer_ms:.6f}", blocks=blocks, block_sum_ms=total,
-                            by_kind=by_kind, measured=m)
+                            by_kind=by_kind, measured=m, resolution=resolution)
 
 
 def _mean_rel_error(c: Correction, points: list[CalibrationPoint]) -> float:
-    f = np.array([features(p.by_kind, 0.0) for p in points])
+    f = np.array([features(p.by_kind, 0.0, p.resolution or 0) for p in points])
     y = np.array([p.measured.median_ms for p in points])
     return float(np.mean(np.abs(c.apply(f) - y) / y))

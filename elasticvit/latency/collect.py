@@ -207,14 +207,16 @@ def calibration_point(table: PartialTable | LatencyTable, space: SearchSpace, ar
         block_sum_ms=float(sum(latencies)),
         by_kind=kind_shares(blocks, latencies),
         measured=measured,
+        resolution=arch.resolution,
     )
 
 
 def refit_correction(table: LatencyTable, space: SearchSpace) -> LatencyTable:
     """``table`` with its correction fitted again by this version, from its own calibration archs.
 
-    Tables collected before the kind-group models lack the per-kind sums of their calibration archs;
-    they follow from the entries, so such a table gets them here instead of being re-measured.
+    Tables collected before the kind-group and resolution models lack the per-kind sums and the
+    resolutions of their calibration archs; they follow from the entries and the arch ids, so such a
+    table gets them here instead of being re-measured.
     """
     table.check(space.hash)
     points = [calibration_point(table, space, Arch.parse(p.arch_id), p.measured) for p in table.calibration]

@@ -21,6 +21,12 @@ so their sum misses what only a whole model shows:
   and kind-group scales explained end-to-end latency for at most 85 % of subnets within +/-10 %,
   a term per kind group proportional to the activations for 94 % (later runs chose other models;
   docs/latency.md).
+- input resolution (the resolution term): the same blocks at a smaller input resolution run on
+  smaller tensors, where a fusing runtime's savings and a block's fixed costs weigh differently
+  against the work. In one steady ONNX Runtime validation the scale-and-per-block model predicted
+  the resolution-24 subnets 3.5 % low on average and those at 28 and 32 1-2 % high. So a model may
+  let the scale change linearly with resolution, around the calibration archs' median resolution
+  (``reference_resolution``).
 
 A fusing runtime need not treat every block kind alike: its attention and its convolutions are
 different operators with different fusions and layouts. So besides the whole-sum models
@@ -96,11 +102,15 @@ class CalibrationPoint(BaseModel):
         "kind-group models: they fit the whole-sum models only until refitted)"
     )
     measured: Measurement
+    resolution: int | None = Field(
+        default=None, ge=1, description="the arch's input resolution (None in tables collected before "
+        "resolution models: refitting fills it in)"
+    )
 
 
 class Correction(BaseModel):
-    """``latency = sum_b (scale[kind_b] * compute_b + per_block_ms[kind_b] + activation_ms[kind_b] *
-    activations_b) + offset_ms``.
+    """``latency = sum_b ((scale[kind_b] + resolution_scale * (resolution - reference_resolution)) *
+    compute_b + per_block_ms[kind_b] + activation_ms[kind_b] * activations_b) + offset_ms``.
 
     A kind without an entry in ``kind_scale`` / ``kind_per_block_ms`` / ``kind_activation_ms`` takes
     ``scale`` / ``per_block_ms`` / ``activation_ms``, so a whole-sum model leaves the dicts empty
@@ -116,6 +126,10 @@ class Correction(BaseModel):
     kind_per_block_ms: dict[str, float] = Field(default_factory=dict, description="kinds with their own per-block term")
     activation_ms: float = Field(default=0.0, description="ms per million activation elements")
     kind_activation_ms: dict[str, float] = Field(default_factory=dict, description="kinds with their own activation term")
+    resolution_scale: float = Field(default=0.0, description="change of every kind's scale per pixel of input "
+                                    "resolution above reference_resolution")
+    reference_resolution: int = Field(default=0, ge=0, description="the resolution the scales hold at (0: no "
+                                      "resolution term)")
     points: int = Field(ge=0, description="calibration archs the fit used")
     discarded: int = Field(default=0, ge=0, description="calibration archs left out as outliers")
     fit_within_10pct: float | None = Field(default=None, description="on the calibration archs")
@@ -133,29 +147,43 @@ class Correction(BaseModel):
             terms.append("activation per kind group")
         elif self.activation_ms:
             terms.append("activation")
+        if self.resolution_scale:
+            terms.append("resolution")
         return " + ".join([*terms, "offset"])
 
-    def block_share(self, kind: str, compute_ms: float, activations_m: float = 0.0) -> float:
+    def block_share(self, kind: str, compute_ms: float, activations_m: float = 0.0, resolution: int = 0) -> float:
         """One block's part of a prediction (``compute_ms``: its entry less the subtracted overhead;
-        ``activations_m``: its ``BlockSpec.activations_m``)."""
-        return (self.kind_scale.get(kind, self.scale) * compute_ms + self.kind_per_block_ms.get(kind, self.per_block_ms)
-                + self.kind_activation_ms.get(kind, self.activation_ms) * activations_m)
+        ``activations_m``: its ``BlockSpec.activations_m``; ``resolution``: the arch's)."""
+        scale = self.kind_scale.get(kind, self.scale) + self._resolution_shift(np.float64(resolution))
+        return float(scale * compute_ms + self.kind_per_block_ms.get(kind, self.per_block_ms)
+                     + self.kind_activation_ms.get(kind, self.activation_ms) * activations_m)
 
     def apply(self, features: np.ndarray) -> np.ndarray:
         """Predicted latencies (ms) from ``features`` rows (see ``features``)."""
         scales = [self.kind_scale.get(k, self.scale) for k in KINDS]
         per_block = [self.kind_per_block_ms.get(k, self.per_block_ms) for k in KINDS]
         activation = [self.kind_activation_ms.get(k, self.activation_ms) for k in KINDS]
-        return features @ np.array(scales + per_block + activation) + self.offset_ms
+        n = len(KINDS)
+        shift = self._resolution_shift(features[..., 3 * n]) * features[..., :n].sum(axis=-1)
+        return features[..., : 3 * n] @ np.array(scales + per_block + activation) + shift + self.offset_ms
+
+    def _resolution_shift(self, resolution: np.ndarray) -> np.ndarray:
+        """The change of the scale at ``resolution`` (nothing without a resolution term)."""
+        if not self.resolution_scale:
+            return np.zeros_like(resolution, dtype=np.float64)
+        if np.any(resolution <= 0):
+            raise ValueError("this correction has a resolution term: predictions need the arch's input resolution")
+        return self.resolution_scale * (resolution - self.reference_resolution)
 
 
-def features(by_kind: dict[str, KindShare], per_block_overhead_ms: float) -> np.ndarray:
-    """Overhead-free compute (ms) per kind in ``KINDS`` order, then block counts, then activations."""
+def features(by_kind: dict[str, KindShare], per_block_overhead_ms: float, resolution: int = 0) -> np.ndarray:
+    """Overhead-free compute (ms) per kind in ``KINDS`` order, then block counts, then activations,
+    then the input resolution (0: unknown)."""
     shares = [by_kind.get(k) for k in KINDS]
     compute = [compute_ms(s.block_sum_ms, s.blocks, per_block_overhead_ms) if s else 0.0 for s in shares]
     blocks = [s.blocks if s else 0 for s in shares]
     activations = [s.activations_m if s else 0.0 for s in shares]
-    return np.array(compute + blocks + activations, dtype=np.float64)
+    return np.array([*compute, *blocks, *activations, resolution], dtype=np.float64)
 
 
 def kind_shares(blocks: list[BlockSpec], latencies_ms: list[float]) -> dict[str, KindShare]:
@@ -187,10 +215,11 @@ def fit_correction(
 
     Of the candidate models (``_MODELS``: scale and offset; with a per-block term; a scale per kind
     group, with and without per-block terms; scale and offset with an activation term per kind
-    group) the simplest whose leave-one-out error is within ``margin`` of the lowest wins
-    (all of them, with too few points to cross-validate). A model needs more points than terms and
-    positive scales, a kind-group model ``POINTS_PER_KIND_TERM`` points per term and per-kind sums
-    on every point, an activation model the activations on every point. With one point only the
+    group; the first two with a resolution term) the simplest whose leave-one-out error is within
+    ``margin`` of the lowest wins (all of them, with too few points to cross-validate). A model
+    needs more points than terms and positive scales, a kind-group model ``POINTS_PER_KIND_TERM``
+    points per term and per-kind sums on every point, an activation model the activations on every
+    point, a resolution model the resolution of every point and more than one resolution among them. With one point only the
     scale is fitted (the offset being one call overhead); with none, there is no correction beyond
     that call.
     """
@@ -204,14 +233,18 @@ def fit_correction(
     kept = [p for p, k in zip(points, keep, strict=True) if k]
     split = all(p.by_kind for p in kept)
     activations = split and all(s.activations_m > 0.0 for p in kept for s in p.by_kind.values())
+    resolutions = [p.resolution for p in kept]
+    reference = int(np.median(resolutions)) if None not in resolutions else 0  # type: ignore[arg-type]
     fitted = dict(points=len(y), discarded=int(np.count_nonzero(~keep)))
     candidates = []
     for model in _MODELS:
-        groups, _, act_groups = model
-        design = _design(f, model)
+        groups, _, act_groups, by_resolution = model
+        design = _design(f, model, reference)
         terms = design.shape[1]
         grouped = len(groups) > 1 or len(act_groups) > 1
         if (act_groups and not activations) or (grouped and (not split or len(y) < POINTS_PER_KIND_TERM * terms)):
+            continue
+        if by_resolution and (not reference or len(set(resolutions)) < 2):
             continue
         coef = _relative_lstsq(design, y, w)
         if coef is not None and np.all(coef[: len(groups)] > 0.0):
@@ -220,7 +253,7 @@ def fit_correction(
         best = min(c[0] for c in candidates)
         # Candidates are in _MODELS order, simplest first; the first within the margin wins.
         loo, _, model, coef = next(c for c in candidates if not c[0] > best * (1.0 + margin))
-        correction = _correction(model, coef, loo_rel_error=loo if np.isfinite(loo) else None, **fitted)
+        correction = _correction(model, coef, reference, loo_rel_error=loo if np.isfinite(loo) else None, **fitted)
         return _with_fit(correction, f, y)
     # One point, or points whose block sums coincide: keep the physically motivated offset (one
     # call) and fit only the scale.
@@ -233,38 +266,43 @@ def fit_correction(
 Groups = tuple[tuple[str, ...], ...]
 _ALL: Groups = (KINDS,)
 _SPLIT: Groups = (OWN_SCALE_KINDS, tuple(k for k in KINDS if k not in OWN_SCALE_KINDS))
-_MODELS: tuple[tuple[Groups, bool, Groups], ...] = (
-    (_ALL, False, ()), (_ALL, True, ()), (_SPLIT, False, ()), (_ALL, False, _SPLIT), (_SPLIT, True, ()),
+Model = tuple[Groups, bool, Groups, bool]
+_MODELS: tuple[Model, ...] = (
+    (_ALL, False, (), False), (_ALL, True, (), False), (_SPLIT, False, (), False), (_ALL, False, (), True),
+    (_ALL, False, _SPLIT, False), (_ALL, True, (), True), (_SPLIT, True, (), False),
 )
 """Candidate models, simplest first: the kind groups with their own scale, whether each group has a
-per-block term, and the kind groups with their own activation term (none: no activation term)."""
+per-block term, the kind groups with their own activation term (none: no activation term), and
+whether the scale changes with resolution."""
 
 
 def _point_features(p: CalibrationPoint, per_block_overhead_ms: float) -> np.ndarray:
     # A point without per-kind sums is all in one kind; the kind-group models then skip the fit.
     by_kind = p.by_kind or {KINDS[0]: KindShare(blocks=p.blocks, block_sum_ms=p.block_sum_ms)}
-    return features(by_kind, per_block_overhead_ms)
+    return features(by_kind, per_block_overhead_ms, p.resolution or 0)
 
 
-def _design(f: np.ndarray, model: tuple[Groups, bool, Groups]) -> np.ndarray:
-    """Columns: compute per group, [blocks per group], [activations per activation group], ones."""
-    groups, per_block, act_groups = model
+def _design(f: np.ndarray, model: Model, reference_resolution: int) -> np.ndarray:
+    """Columns: compute per group, [blocks per group], [activations per activation group], [compute
+    times resolution above the reference], ones."""
+    groups, per_block, act_groups, by_resolution = model
     n = len(KINDS)
 
     def summed(offset: int, gs: Groups) -> list[np.ndarray]:
         return [f[:, [offset + KINDS.index(k) for k in g]].sum(axis=1) for g in gs]
 
+    resolution = [f[:, :n].sum(axis=1) * (f[:, 3 * n] - reference_resolution)] if by_resolution else []
     return np.stack([*summed(0, groups), *(summed(n, groups) if per_block else []), *summed(2 * n, act_groups),
-                     np.ones(len(f))], axis=1)
+                     *resolution, np.ones(len(f))], axis=1)
 
 
-def _correction(model: tuple[Groups, bool, Groups], coef: np.ndarray, **fields: object) -> Correction:
+def _correction(model: Model, coef: np.ndarray, reference_resolution: int, **fields: object) -> Correction:
     """The coefficients of ``_design``'s columns as a correction: each last group's are the defaults."""
-    groups, per_block, act_groups = model
-    n, m = len(groups), len(act_groups)
+    groups, per_block, act_groups, by_resolution = model
+    n, m, r = len(groups), len(act_groups), int(by_resolution)
     scales = [float(c) for c in coef[:n]]
     blocks = [float(c) for c in coef[n : 2 * n]] if per_block else [0.0] * n
-    acts = [float(c) for c in coef[len(coef) - 1 - m : len(coef) - 1]]
+    acts = [float(c) for c in coef[len(coef) - 1 - r - m : len(coef) - 1 - r]]
 
     def by_kind(gs: Groups, values: list[float]) -> dict[str, float]:
         return {k: v for g, v in zip(gs[:-1], values[:-1], strict=True) for k in g}
@@ -275,6 +313,8 @@ def _correction(model: tuple[Groups, bool, Groups], coef: np.ndarray, **fields: 
         kind_scale=by_kind(groups, scales),
         kind_per_block_ms=by_kind(groups, blocks) if per_block else {},
         kind_activation_ms=by_kind(act_groups, acts),
+        resolution_scale=float(coef[-2]) if by_resolution else 0.0,
+        reference_resolution=reference_resolution if by_resolution else 0,
         **fields,  # type: ignore[arg-type]
     )
 
@@ -284,7 +324,7 @@ def _inliers(f: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     keep = np.ones_like(y, dtype=bool)
     if len(y) < MIN_POINTS_TO_TRIM:
         return keep
-    design = _design(f, _MODELS[0])
+    design = _design(f, _MODELS[0], 0)
     coef = _relative_lstsq(design, y, w)
     if coef is None:
         return keep

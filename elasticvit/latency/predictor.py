@@ -20,7 +20,7 @@ from elasticvit.space import Arch, SearchSpace
 from elasticvit.space.specs import BlockSpec, arch_blocks, space_blocks
 
 CACHE_LIMIT = 200_000
-"""Cached archs before the cache is cleared (18 floats per arch; bounds memory in long searches)."""
+"""Cached archs before the cache is cleared (19 floats per arch; bounds memory in long searches)."""
 
 
 class LatencyPredictor:
@@ -90,7 +90,7 @@ class LatencyPredictor:
             keys = [b.key for b in blocks]
             latencies = self.table.medians(keys).tolist()  # first: a missing key raises MissingBlockError
             shares = kind_shares(blocks, latencies)
-            cached = features(shares, self.table.overhead_per_block_ms)
+            cached = features(shares, self.table.overhead_per_block_ms, arch.resolution)
             if len(self._features) >= CACHE_LIMIT:
                 self._features.clear()
             self._features[arch.id] = cached

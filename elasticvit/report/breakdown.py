@@ -57,7 +57,7 @@ def latency_breakdown(predictor: LatencyPredictor, arch: Arch, subnet: str | Non
     if len(stages) != len(keys):  # the two walks over the arch must agree block for block
         raise ValueError(f"arch {arch.id}: {len(keys)} blocks but {len(stages)} stage labels")
     compute = (table.medians(keys) - table.overhead_per_block_ms).tolist()
-    shares = [correction.block_share(kind, c, b.activations_m) for kind, c, b in zip(kinds, compute, blocks, strict=True)]
+    shares = [correction.block_share(kind, c, b.activations_m, arch.resolution) for kind, c, b in zip(kinds, compute, blocks, strict=True)]
     by_kind: dict[str, float] = {k: 0.0 for k in KIND_ORDER if k in kinds}
     by_stage: dict[str, float] = dict.fromkeys(stages, 0.0)
     for kind, stage, share in zip(kinds, stages, shares, strict=True):
