@@ -85,8 +85,8 @@ BUDGETS = {
     "quick": Budget(epochs=2, seeds=[0, 1], eval_subnets_per_level=1, calib_batches=1, device="cpu",
                     overrides=["training.batch_size=16", "training.max_steps_per_epoch=2", "sampling.num_levels=4",
                                "sampling.pool_size=50", "training.warmup_epochs=0.5"]),
-    # where every level-based run's largest subnet passes 60 % (at 16 epochs they reached 53.8-56.0 %;
-    # at 30, 61.6-61.9 % on seed 0): about 25-40 min per run alone on 2 cores
+    # where the level-based runs' largest subnet reaches 60 % (at 16 epochs 53.8-56.0 %; at 30,
+    # 59.7-61.9 % over four runs): about 25-45 min per run alone on 2 cores
     "cpu": Budget(epochs=30, seeds=[0, 1], eval_subnets_per_level=2, calib_batches=8, device="cpu"),
     "cuda": Budget(epochs=54, seeds=[0, 1], eval_subnets_per_level=8, calib_batches=8, device="cuda"),
 }
