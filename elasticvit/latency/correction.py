@@ -26,7 +26,8 @@ so their sum misses what only a whole model shows:
   against the work. In one steady ONNX Runtime validation the scale-and-per-block model predicted
   the resolution-24 subnets 3.5 % low on average and those at 28 and 32 1-2 % high. So a model may
   let the scale change linearly with resolution, around the calibration archs' median resolution
-  (``reference_resolution``).
+  (``reference_resolution``) (the next run's fit did not choose it, and forced it did no better;
+  docs/latency.md).
 
 A fusing runtime need not treat every block kind alike: its attention and its convolutions are
 different operators with different fusions and layouts. So besides the whole-sum models
@@ -244,7 +245,9 @@ def fit_correction(
         grouped = len(groups) > 1 or len(act_groups) > 1
         if (act_groups and not activations) or (grouped and (not split or len(y) < POINTS_PER_KIND_TERM * terms)):
             continue
-        if by_resolution and (not reference or len(set(resolutions)) < 2):
+        # A resolution model needs every point's resolution; with one resolution among them its
+        # column is zero and _relative_lstsq finds the rank short.
+        if by_resolution and not reference:
             continue
         coef = _relative_lstsq(design, y, w)
         if coef is not None and np.all(coef[: len(groups)] > 0.0):
