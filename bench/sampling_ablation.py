@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> None:
     plot_accuracy_vs_macs(
         {f"{s} (seed {seed})": o.frontier for (s, seed), o in outcomes.items()},
         out / f"{name}.png",
-        title=f"best subnet under each MACs target, {budget.epochs} epochs of the shipped recipe",
+        title=f"best subnet per MACs target, {budget.epochs} epochs",
+        split="test",
     )
     write_text(out / f"{name}.md", markdown_table(report))
     log.info("\n%s", markdown_table(report))

@@ -11,10 +11,11 @@ from elasticvit.utils.atomic import write_bytes
 
 
 def plot_accuracy_vs_macs(
-    series: Mapping[str, Sequence[ProbeResult]], path: Path | None = None, title: str = ""
+    series: Mapping[str, Sequence[ProbeResult]], path: Path | None = None, title: str = "",
+    split: str = "val",
 ) -> bytes:
     """One scatter per named series (e.g. per epoch or per sampling strategy); returns the PNG bytes
-    and writes them to ``path`` when given."""
+    and writes them to ``path`` when given. ``split`` names the data the accuracies were measured on."""
     from matplotlib.figure import Figure  # no pyplot: no global backend state, renders with Agg
 
     fig = Figure(figsize=(6, 4), dpi=120)
@@ -23,7 +24,7 @@ def plot_accuracy_vs_macs(
         ordered = sorted(results, key=lambda r: r.macs)
         ax.plot([r.macs / 1e6 for r in ordered], [100 * r.accuracy for r in ordered], "o-", ms=4, lw=0.8, label=name)
     ax.set_xlabel("MACs (M)")
-    ax.set_ylabel("val top-1 (%)")
+    ax.set_ylabel(f"{split} top-1 (%)")
     ax.grid(alpha=0.3)
     if title:
         ax.set_title(title)
