@@ -1,0 +1,37 @@
+"""The sampling ablation's records: a run's record counts only for the recipe it measured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.sampling_ablation import BUDGETS, RunOutcome, SubnetEval, cached_outcome, experiment_config
+from bench.supernet_quality import run_key
+
+
+def _record(records: Path, recipe: str | None) -> None:
+    outcome = RunOutcome(recipe=recipe, summary={"mean": 0.6}, frontier=[],
+                         evals=[SubnetEval(arch_id="a", macs=1, acc_select=0.5, acc_report=0.6)])
+    records.mkdir(parents=True, exist_ok=True)
+    (records / "performance-seed0.json").write_text(outcome.model_dump_json())
+
+
+def test_a_record_of_the_same_recipe_is_reused(tmp_path: Path) -> None:
+    _record(tmp_path, "k1")
+    found = cached_outcome(tmp_path, "performance", 0, "k1")
+    assert found is not None and found.summary == {"mean": 0.6}
+    assert cached_outcome(tmp_path, "performance", 1, "k1") is None  # another seed: no record
+
+
+def test_a_record_of_another_recipe_or_of_none_is_trained_again(tmp_path: Path) -> None:
+    _record(tmp_path, "k1")
+    assert cached_outcome(tmp_path, "performance", 0, "k2") is None
+    _record(tmp_path, None)  # written before records named their recipe
+    assert cached_outcome(tmp_path, "performance", 0, "k1") is None
+
+
+def test_the_recipe_key_follows_the_sampler_fields_the_budget_pins() -> None:
+    budget = BUDGETS["quick"]
+    pinned = budget.model_copy(update={"overrides": [*budget.overrides, "sampling.level_student=true"]})
+    free = budget.model_copy(update={"overrides": [*budget.overrides, "sampling.level_student=false"]})
+    assert run_key(experiment_config("complexity", 0, pinned)) != run_key(experiment_config("complexity", 0, free))
+    assert run_key(experiment_config("complexity", 0, pinned)) != run_key(experiment_config("complexity", 1, pinned))
