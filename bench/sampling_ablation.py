@@ -94,7 +94,7 @@ BUDGETS = {
     # (every run's recipe key then changes, so all six are trained again)
     "cpu": Budget(epochs=30, seeds=[0, 1], eval_subnets_per_level=2, calib_batches=8, device="cpu",
                   overrides=["sampling.level_student=true", "sampling.score_in_step=false"]),
-    "cuda": Budget(epochs=54, seeds=[0, 1], eval_subnets_per_level=8, calib_batches=8, device="cuda"),
+    "cuda": Budget(epochs=80, seeds=[0, 1], eval_subnets_per_level=8, calib_batches=8, device="cuda"),
 }
 
 
