@@ -94,7 +94,9 @@ BUDGETS = {
     # (every run's recipe key then changes, so all six are trained again)
     "cpu": Budget(epochs=30, seeds=[0, 1], eval_subnets_per_level=2, calib_batches=8, device="cpu",
                   overrides=["sampling.level_student=true", "sampling.score_in_step=false"]),
-    "cuda": Budget(epochs=80, seeds=[0, 1], eval_subnets_per_level=8, calib_batches=8, device="cuda"),
+    # the shipped recipe's own epochs, read from its config so the two cannot drift apart
+    "cuda": Budget(epochs=load_config(CONFIG).training.epochs, seeds=[0, 1], eval_subnets_per_level=8,
+                   calib_batches=8, device="cuda"),
 }
 
 
@@ -174,10 +176,14 @@ class RunOutcome(BaseModel):
     evals: list[SubnetEval]
 
 
+def record_path(records: Path, strategy: str, seed: int) -> Path:
+    return records / f"{strategy}-seed{seed}.json"
+
+
 def cached_outcome(records: Path, strategy: str, seed: int, recipe: str) -> RunOutcome | None:
     """The run's record if it measured ``recipe``: a record of another recipe (the shipped config
     changed since) is not this run's result, and the run is trained again."""
-    cached = records / f"{strategy}-seed{seed}.json"
+    cached = record_path(records, strategy, seed)
     if not cached.exists():
         return None
     outcome = RunOutcome.model_validate_json(cached.read_text())
@@ -217,7 +223,7 @@ def run_strategy(
         scoring_forwards=result.scoring_forwards,
     )
     outcome = RunOutcome(recipe=recipe, summary=summary, frontier=frontier, evals=evals)
-    write_text(records / f"{strategy}-seed{seed}.json", outcome.model_dump_json(indent=1))
+    write_text(record_path(records, strategy, seed), outcome.model_dump_json(indent=1))
     return outcome
 
 

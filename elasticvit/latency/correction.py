@@ -26,8 +26,8 @@ so their sum misses what only a whole model shows:
   against the work. In one steady ONNX Runtime validation the scale-and-per-block model predicted
   the resolution-24 subnets 3.5 % low on average and those at 28 and 32 1-2 % high. So a model may
   let the scale change linearly with resolution, around the calibration archs' median resolution
-  (``reference_resolution``) (the next run's fit did not choose it, and forced it did no better;
-  docs/latency.md).
+  (``reference_resolution``). Run 6's fit did not choose it; run 7's did, 6 points over the same
+  model without it on validation (docs/latency.md).
 
 A fusing runtime need not treat every block kind alike: its attention and its convolutions are
 different operators with different fusions and layouts. So besides the whole-sum models
