@@ -179,10 +179,13 @@ def run_key(cfg: ExperimentConfig) -> str:
     """The supernet run's cache key: what its training reads (recipe, sampler, space), not where it writes.
 
     A recipe or sampler field added after runs were cached is left out at the value that trains as
-    before it existed, so those runs keep their keys."""
+    before it existed, or where the run's sampler never reads it, so those runs keep their keys."""
+    inert = INERT_SAMPLING.get(cfg.sampling.strategy, set())
+
     def fields(section: str) -> dict:
         model = getattr(cfg, section)
-        unchanged = {k for (s, k), v in ADDED_FIELDS.items() if s == section and getattr(model, k) == v}
+        unchanged = {k for (s, k), v in ADDED_FIELDS.items()
+                     if s == section and (getattr(model, k) == v or (s == "sampling" and k in inert))}
         return model.model_dump(mode="json", exclude={"output_dir", *unchanged})
 
     return stable_hash(fields("training") | {"sampling": fields("sampling"), "space": load_space(cfg.space.name).hash},
@@ -192,6 +195,10 @@ def run_key(cfg: ExperimentConfig) -> str:
 ADDED_FIELDS = {("training", "distill_from_epoch"): 0.0, ("sampling", "score_in_step"): False,
                 ("sampling", "level_student"): True}
 """Fields newer than cached runs, with the value that behaves as the recipe did without them."""
+
+INERT_SAMPLING = {"uniform": {"level_student", "score_in_step"}, "complexity": {"score_in_step"}}
+"""Of ``ADDED_FIELDS``' sampler fields, those each strategy's sampler does not take
+(``elasticvit.sampling.factory``): a change to them trains the same run."""
 
 
 def train(cfg: ExperimentConfig, data_dir: Path, run_dir: Path, records: Path) -> dict:

@@ -35,3 +35,17 @@ def test_the_recipe_key_follows_the_sampler_fields_the_budget_pins() -> None:
     free = budget.model_copy(update={"overrides": [*budget.overrides, "sampling.level_student=false"]})
     assert run_key(experiment_config("complexity", 0, pinned)) != run_key(experiment_config("complexity", 0, free))
     assert run_key(experiment_config("complexity", 0, pinned)) != run_key(experiment_config("complexity", 1, pinned))
+
+
+def test_a_sampler_field_the_strategy_does_not_read_leaves_its_key_alone() -> None:
+    budget = BUDGETS["quick"]
+
+    def key(strategy: str, *fields: str) -> str:
+        return run_key(experiment_config(strategy, 0, budget.model_copy(update={"overrides": [*budget.overrides, *fields]})))
+
+    old = ("sampling.level_student=true", "sampling.score_in_step=false")
+    new = ("sampling.level_student=false", "sampling.score_in_step=true")
+    assert key("uniform", *old) == key("uniform", *new)  # the uniform sampler takes neither
+    assert key("complexity", "sampling.score_in_step=false") == key("complexity", "sampling.score_in_step=true")
+    assert key("complexity", *old) != key("complexity", *new)  # it does take level_student
+    assert key("performance", "sampling.score_in_step=false") != key("performance", "sampling.score_in_step=true")
