@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-wait", type=float, default=900.0, help="seconds to wait for idle CPUs")
     parser.add_argument("--seed", type=int, default=0, help="latency.seed: another seed draws other calibration, "
                         "validation and reference subnets (tables then stay under seed<N>/)")
+    parser.add_argument("--calibration-archs", type=int, default=LatencyConfig().calibration_archs,
+                        help="latency.calibration_archs: subnets timed end to end to fit the correction")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--tables", type=Path, default=TABLES, help="where tables and validations are kept")
     parser.add_argument("--repredict", action="store_true", help="measure nothing: refit each device's stored "
@@ -73,7 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
-    cfg = LatencyConfig(output_dir=args.tables / f"seed{args.seed}" if args.seed else args.tables, seed=args.seed)
+    cfg = LatencyConfig(output_dir=args.tables / f"seed{args.seed}" if args.seed else args.tables, seed=args.seed,
+                        calibration_archs=args.calibration_archs)
     space = load_space(args.space)
     results = {}
     for name in args.devices or cfg.devices:
