@@ -2,11 +2,12 @@
 
 Every run is ``elasticvit/configs/cifar10.yaml`` as shipped with only the sampling strategy, the
 seeds and the number of epochs changed, so the ablation measures the strategy inside the recipe
-users get. Each strategy is trained with two seeds (weights, data order, sampler and its pools);
-all runs see the same images for the same epochs and learning-rate schedule. ``uniform`` is the
-sandwich rule with one random subnet (largest + 1 random + smallest: 3 forward/backward passes a
-step, against 2 for the level-based samplers plus, for ``performance``, its scoring forwards), so
-it gets more compute, not less; each run's measured training time is reported beside it.
+users get. Each strategy is trained with two seeds (weights, data order, sampler and its pools),
+and every run gets the same compute: ``uniform`` is the sandwich rule with one random subnet
+(largest + 1 random + smallest: 3 forward/backward passes a step) where the shipped level-based
+samplers train one anchor a step (plus, for ``performance``, its bank re-scoring forwards), so
+uniform trains for the epochs its measured step cost buys (``UNIFORM_STEP_COST``: 30 where the
+others train 59). Each run's measured training time is reported beside it.
 
 Each trained supernet is scored at 5 MACs targets: among a fixed set of subnets (the space's ends
 and 2 pool members per FLOPs level, the same for every run), the one with the best accuracy on the
@@ -72,14 +73,26 @@ log = logging.getLogger("bench.sampling_ablation")
 
 
 class Budget(BaseModel):
-    """Identical for every run; ``overrides`` are applied to the shipped config after the epochs."""
+    """Identical for every run but the epochs; ``overrides`` are applied to the shipped config after them.
+
+    ``epochs`` is the level-based samplers' (the shipped recipe's kind); a strategy in ``step_cost``
+    (its training step's cost relative to theirs) gets the epochs that buy the same compute."""
 
     epochs: int
+    step_cost: dict[str, float] = {}
     seeds: list[int]
     eval_subnets_per_level: int
     calib_batches: int
     device: str
     overrides: list[str] = []
+
+    def epochs_for(self, strategy: str) -> int:
+        return max(1, round(self.epochs / self.step_cost.get(strategy, 1.0)))
+
+
+UNIFORM_STEP_COST = 1.97
+"""A uniform step (3 passes) against an anchors-alone step, both measured side by side with the
+54-epoch recipe's step (docs/training.md): uniform 1.30x it, anchors alone 0.66x."""
 
 
 BUDGETS = {
@@ -87,13 +100,14 @@ BUDGETS = {
     "quick": Budget(epochs=2, seeds=[0, 1], eval_subnets_per_level=1, calib_batches=1, device="cpu",
                     overrides=["training.batch_size=16", "training.max_steps_per_epoch=2", "sampling.num_levels=4",
                                "sampling.pool_size=50", "training.warmup_epochs=0.5"]),
-    # the level-based runs' largest reached 59.7-61.9 % here under the recipe before the anchors-alone
-    # default; about 20-45 min per run alone on 2 cores. The uniform runs' records hold for the present
-    # default too: their sampler reads neither field the default changed (supernet_quality.INERT_SAMPLING)
-    "cpu": Budget(epochs=30, seeds=[0, 1], eval_subnets_per_level=2, calib_batches=8, device="cpu"),
+    # equal compute: uniform 30 epochs (4,200 steps), the level-based samplers 59. At equal epochs (30)
+    # the anchors-alone default's largest stopped at 58.6 % (performance seed 0), under the 60 % the
+    # ablation needs; about 35-45 min per run alone on 2 cores
+    "cpu": Budget(epochs=59, step_cost={"uniform": UNIFORM_STEP_COST}, seeds=[0, 1], eval_subnets_per_level=2,
+                  calib_batches=8, device="cpu"),
     # the shipped recipe's own epochs, read from its config so the two cannot drift apart
-    "cuda": Budget(epochs=load_config(CONFIG).training.epochs, seeds=[0, 1], eval_subnets_per_level=8,
-                   calib_batches=8, device="cuda"),
+    "cuda": Budget(epochs=load_config(CONFIG).training.epochs, step_cost={"uniform": UNIFORM_STEP_COST},
+                   seeds=[0, 1], eval_subnets_per_level=8, calib_batches=8, device="cuda"),
 }
 
 
@@ -135,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     plot_accuracy_vs_macs(
         {f"{s} (seed {seed})": o.frontier for (s, seed), o in outcomes.items()},
         out / f"{name}.png",
-        title=f"best subnet per MACs target, {budget.epochs} epochs",
+        title="best subnet per MACs target, epochs " + ", ".join(f"{s} {budget.epochs_for(s)}" for s in STRATEGIES),
         split="test",
     )
     write_text(out / f"{name}.md", markdown_table(report))
@@ -227,7 +241,7 @@ def run_strategy(
 def experiment_config(strategy: str, seed: int, budget: Budget) -> ExperimentConfig:
     """The shipped config with this run's strategy, seeds and epochs."""
     return load_config(CONFIG, [
-        f"training.epochs={budget.epochs}", f"training.seed={seed}", f"training.device={budget.device}",
+        f"training.epochs={budget.epochs_for(strategy)}", f"training.seed={seed}", f"training.device={budget.device}",
         f"training.bn_calib_batches={budget.calib_batches}", "training.checkpoint_every_steps=100",
         f"sampling.strategy={strategy}", f"sampling.seed={seed}", f"sampling.num_random={UNIFORM_RANDOM}",
         *budget.overrides,
@@ -300,6 +314,7 @@ def build_report(budget: Budget, outcomes: dict[tuple[str, int], RunOutcome]) ->
             "per_target": {t: float(np.mean([r["per_target"][t] for r in rows])) for t in rows[0]["per_target"]},
             "largest": float(np.mean([r["largest"] for r in rows])),
             "smallest": float(np.mean([r["smallest"] for r in rows])),
+            "epochs": budget.epochs_for(strategy),
         }
     return {
         "config": CONFIG,
@@ -313,21 +328,20 @@ def build_report(budget: Budget, outcomes: dict[tuple[str, int], RunOutcome]) ->
 
 def markdown_table(report: dict) -> str:
     targets = list(report["runs"][0]["per_target"])
-    columns = [f"<= {int(t) / 1e6:.1f} M" for t in targets]
-    columns += ["mean", "seed spread", "largest", "smallest", "train s", "grad cos", "scoring fwd"]
+    columns = ["epochs", *(f"<= {int(t) / 1e6:.1f} M" for t in targets), "mean", "seed spread", "largest", "smallest", "train s", "grad cos", "scoring fwd"]
     lines = ["| run | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for strategy in STRATEGIES:
+        m = report["strategies"][strategy]
         for r in (r for r in report["runs"] if r["strategy"] == strategy):
             accs = " | ".join(f"{100 * r['per_target'][t]:.1f}" for t in targets)
             wall = "" if r["train_wall_s"] is None else f"{r['train_wall_s']:.0f}"
             lines.append(
-                f"| {strategy} seed {r['seed']} | {accs} | {100 * r['mean']:.2f} | | {100 * r['largest']:.1f} | "
+                f"| {strategy} seed {r['seed']} | {m['epochs']} | {accs} | {100 * r['mean']:.2f} | | {100 * r['largest']:.1f} | "
                 f"{100 * r['smallest']:.1f} | {wall} | {r['grad_cosine_mean']:.3f} | {r['scoring_forwards']} |"
             )
-        m = report["strategies"][strategy]
         accs = " | ".join(f"**{100 * m['per_target'][t]:.1f}**" for t in targets)
         lines.append(
-            f"| **{strategy}, mean of seeds** | {accs} | **{100 * m['mean']:.2f}** | {m['seed_spread_pts']:.1f} | "
+            f"| **{strategy}, mean of seeds** | {m['epochs']} | {accs} | **{100 * m['mean']:.2f}** | {m['seed_spread_pts']:.1f} | "
             f"{100 * m['largest']:.1f} | {100 * m['smallest']:.1f} | | | |"
         )
     return "\n".join(lines) + "\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.sampling_ablation import BUDGETS, RunOutcome, SubnetEval, cached_outcome, experiment_config
+from bench.sampling_ablation import BUDGETS, UNIFORM_STEP_COST, RunOutcome, SubnetEval, cached_outcome, experiment_config
 from bench.supernet_quality import run_key
 
 
@@ -49,3 +49,12 @@ def test_a_sampler_field_the_strategy_does_not_read_leaves_its_key_alone() -> No
     assert key("complexity", "sampling.score_in_step=false") == key("complexity", "sampling.score_in_step=true")
     assert key("complexity", *old) != key("complexity", *new)  # it does take level_student
     assert key("performance", "sampling.score_in_step=false") != key("performance", "sampling.score_in_step=true")
+
+
+def test_the_cpu_budget_gives_every_strategy_the_same_compute() -> None:
+    budget = BUDGETS["cpu"]
+    level = budget.epochs_for("performance")
+    assert budget.epochs_for("complexity") == level
+    assert abs(budget.epochs_for("uniform") * UNIFORM_STEP_COST - level) <= UNIFORM_STEP_COST / 2
+    assert experiment_config("uniform", 0, budget).training.epochs == budget.epochs_for("uniform")
+    assert experiment_config("performance", 0, budget).training.epochs == level
