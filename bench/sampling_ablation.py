@@ -328,7 +328,8 @@ def build_report(budget: Budget, outcomes: dict[tuple[str, int], RunOutcome]) ->
 
 def markdown_table(report: dict) -> str:
     targets = list(report["runs"][0]["per_target"])
-    columns = ["epochs", *(f"<= {int(t) / 1e6:.1f} M" for t in targets), "mean", "seed spread", "largest", "smallest", "train s", "grad cos", "scoring fwd"]
+    columns = ["epochs", *(f"<= {int(t) / 1e6:.1f} M" for t in targets), "mean", "seed spread", "largest", "smallest",
+               "train s", "grad cos", "scoring fwd"]
     lines = ["| run | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for strategy in STRATEGIES:
         m = report["strategies"][strategy]
@@ -336,13 +337,13 @@ def markdown_table(report: dict) -> str:
             accs = " | ".join(f"{100 * r['per_target'][t]:.1f}" for t in targets)
             wall = "" if r["train_wall_s"] is None else f"{r['train_wall_s']:.0f}"
             lines.append(
-                f"| {strategy} seed {r['seed']} | {m['epochs']} | {accs} | {100 * r['mean']:.2f} | | {100 * r['largest']:.1f} | "
-                f"{100 * r['smallest']:.1f} | {wall} | {r['grad_cosine_mean']:.3f} | {r['scoring_forwards']} |"
+                f"| {strategy} seed {r['seed']} | {m['epochs']} | {accs} | {100 * r['mean']:.2f} | | "
+                f"{100 * r['largest']:.1f} | {100 * r['smallest']:.1f} | {wall} | {r['grad_cosine_mean']:.3f} | {r['scoring_forwards']} |"
             )
         accs = " | ".join(f"**{100 * m['per_target'][t]:.1f}**" for t in targets)
         lines.append(
-            f"| **{strategy}, mean of seeds** | {m['epochs']} | {accs} | **{100 * m['mean']:.2f}** | {m['seed_spread_pts']:.1f} | "
-            f"{100 * m['largest']:.1f} | {100 * m['smallest']:.1f} | | | |"
+            f"| **{strategy}, mean of seeds** | {m['epochs']} | {accs} | **{100 * m['mean']:.2f}** | "
+            f"{m['seed_spread_pts']:.1f} | {100 * m['largest']:.1f} | {100 * m['smallest']:.1f} | | | |"
         )
     return "\n".join(lines) + "\n"
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.sampling_ablation import BUDGETS, UNIFORM_STEP_COST, RunOutcome, SubnetEval, cached_outcome, experiment_config
+from bench.sampling_ablation import (
+    BUDGETS,
+    STRATEGIES,
+    UNIFORM_STEP_COST,
+    RunOutcome,
+    SubnetEval,
+    build_report,
+    cached_outcome,
+    experiment_config,
+    markdown_table,
+)
 from bench.supernet_quality import run_key
 
 
@@ -41,7 +51,8 @@ def test_a_sampler_field_the_strategy_does_not_read_leaves_its_key_alone() -> No
     budget = BUDGETS["quick"]
 
     def key(strategy: str, *fields: str) -> str:
-        return run_key(experiment_config(strategy, 0, budget.model_copy(update={"overrides": [*budget.overrides, *fields]})))
+        overrides = [*budget.overrides, *fields]
+        return run_key(experiment_config(strategy, 0, budget.model_copy(update={"overrides": overrides})))
 
     old = ("sampling.level_student=true", "sampling.score_in_step=false")
     new = ("sampling.level_student=false", "sampling.score_in_step=true")
@@ -58,3 +69,16 @@ def test_the_cpu_budget_gives_every_strategy_the_same_compute() -> None:
     assert abs(budget.epochs_for("uniform") * UNIFORM_STEP_COST - level) <= UNIFORM_STEP_COST / 2
     assert experiment_config("uniform", 0, budget).training.epochs == budget.epochs_for("uniform")
     assert experiment_config("performance", 0, budget).training.epochs == level
+
+
+def test_the_report_says_each_strategys_epochs() -> None:
+    budget = BUDGETS["cpu"]
+    summary = {"per_target": {"1000000": 0.5}, "mean": 0.5, "largest": 0.6, "smallest": 0.4, "steps": 1,
+               "grad_cosine_mean": 0.0, "train_wall_s": 1.0, "threads": 2, "scoring_forwards": 0}
+    outcomes = {(s, seed): RunOutcome(recipe="k", summary=summary, frontier=[], evals=[])
+                for s in STRATEGIES for seed in budget.seeds}
+    report = build_report(budget, outcomes)
+    assert {s: report["strategies"][s]["epochs"] for s in STRATEGIES} == {
+        "uniform": 30, "complexity": 59, "performance": 59}
+    rows = {line.split(" | ")[0]: line.split(" | ")[1] for line in markdown_table(report).splitlines()[2:]}
+    assert rows["| uniform seed 0"] == "30" and rows["| performance seed 1"] == "59"
