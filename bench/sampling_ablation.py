@@ -90,9 +90,9 @@ class Budget(BaseModel):
         return max(1, round(self.epochs / self.step_cost.get(strategy, 1.0)))
 
 
-UNIFORM_STEP_COST = 1.97
+UNIFORM_STEP_COST = 1.30 / 0.66
 """A uniform step (3 passes) against an anchors-alone step, both measured side by side with the
-54-epoch recipe's step (docs/training.md): uniform 1.30x it, anchors alone 0.66x."""
+54-epoch recipe's step (docs/training.md): uniform 1.30x it, anchors alone 0.66x (1.97)."""
 
 
 BUDGETS = {
@@ -149,7 +149,8 @@ def main(argv: list[str] | None = None) -> None:
     plot_accuracy_vs_macs(
         {f"{s} (seed {seed})": o.frontier for (s, seed), o in outcomes.items()},
         out / f"{name}.png",
-        title="best subnet per MACs target, epochs " + ", ".join(f"{s} {budget.epochs_for(s)}" for s in STRATEGIES),
+        title="best subnet per MACs target, epochs "
+        + ", ".join(f"{s} {budget.epochs_for(s)}" for s in STRATEGIES),
         split="test",
     )
     write_text(out / f"{name}.md", markdown_table(report))
@@ -338,7 +339,8 @@ def markdown_table(report: dict) -> str:
             wall = "" if r["train_wall_s"] is None else f"{r['train_wall_s']:.0f}"
             lines.append(
                 f"| {strategy} seed {r['seed']} | {m['epochs']} | {accs} | {100 * r['mean']:.2f} | | "
-                f"{100 * r['largest']:.1f} | {100 * r['smallest']:.1f} | {wall} | {r['grad_cosine_mean']:.3f} | {r['scoring_forwards']} |"
+                f"{100 * r['largest']:.1f} | {100 * r['smallest']:.1f} | {wall} | {r['grad_cosine_mean']:.3f} | "
+                f"{r['scoring_forwards']} |"
             )
         accs = " | ".join(f"**{100 * m['per_target'][t]:.1f}**" for t in targets)
         lines.append(

@@ -180,12 +180,12 @@ def run_key(cfg: ExperimentConfig) -> str:
 
     A recipe or sampler field added after runs were cached is left out at the value that trains as
     before it existed, or where the run's sampler never reads it, so those runs keep their keys."""
-    inert = INERT_SAMPLING.get(cfg.sampling.strategy, set())
+    inert = {("sampling", k) for k in INERT_SAMPLING.get(cfg.sampling.strategy, set())}
 
     def fields(section: str) -> dict:
         model = getattr(cfg, section)
         unchanged = {k for (s, k), v in ADDED_FIELDS.items()
-                     if s == section and (getattr(model, k) == v or (s == "sampling" and k in inert))}
+                     if s == section and (getattr(model, k) == v or (s, k) in inert)}
         return model.model_dump(mode="json", exclude={"output_dir", *unchanged})
 
     return stable_hash(fields("training") | {"sampling": fields("sampling"), "space": load_space(cfg.space.name).hash},
