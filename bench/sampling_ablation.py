@@ -16,8 +16,9 @@ val split (10 % of train.npz) that fits the target, reported with its accuracy o
 every strategy.
 
 Runs are cached under ``artifacts/bench/sampling/`` (a restarted run resumes from its last
-checkpoint; a finished run's record names its recipe, and a record of another recipe is trained
-again) and can be spread over processes: ``--runs performance:0,uniform:1 --threads 1`` in two
+checkpoint; a finished run's record, committed under ``bench/results/sampling_ablation_records/``
+in a folder named for the run's own epochs, names its recipe, and a record of another recipe is
+trained again) and can be spread over processes: ``--runs performance:0,uniform:1 --threads 1`` in two
 shells trains two at once; the report is written once every run is done.
 
     python -m bench.sampling_ablation --quick          # smoke run, a few minutes
@@ -133,10 +134,10 @@ def main(argv: list[str] | None = None) -> None:
     runs = [(s, seed) for s in STRATEGIES for seed in budget.seeds]
     chosen = parse_runs(args.runs) if args.runs else runs
     # a quick run's records stay with its work files; the real ones are committed
-    records = work / "records" if args.quick else RECORDS / tag / f"e{budget.epochs}"
+    records = work / "records" if args.quick else RECORDS / tag
     for strategy, seed in chosen:
         run_strategy(strategy, seed, budget, data_dir, work, records)
-    outcomes = {run: cached_outcome(records, *run, recipe=run_key(experiment_config(*run, budget))) for run in runs}
+    outcomes = {run: cached_outcome(records, budget, *run) for run in runs}
     missing = [f"{s}:{seed}" for (s, seed), o in outcomes.items() if o is None]
     if missing:
         log.info("report not written: runs still to do: %s", ",".join(missing))
@@ -188,14 +189,17 @@ class RunOutcome(BaseModel):
     evals: list[SubnetEval]
 
 
-def record_path(records: Path, strategy: str, seed: int) -> Path:
-    return records / f"{strategy}-seed{seed}.json"
+def record_path(records: Path, budget: Budget, strategy: str, seed: int) -> Path:
+    """Filed under the run's own epochs: a strategy whose epochs did not change between two budgets
+    (uniform's 30 under the equal-epochs and the equal-compute ablation) keeps one record for both."""
+    return records / f"e{budget.epochs_for(strategy)}" / f"{strategy}-seed{seed}.json"
 
 
-def cached_outcome(records: Path, strategy: str, seed: int, recipe: str) -> RunOutcome | None:
-    """The run's record if it measured ``recipe``: a record of another recipe (the shipped config
-    changed since) is not this run's result, and the run is trained again."""
-    cached = record_path(records, strategy, seed)
+def cached_outcome(records: Path, budget: Budget, strategy: str, seed: int) -> RunOutcome | None:
+    """The run's record if it measured the run's recipe: a record of another recipe (the shipped
+    config changed since) is not this run's result, and the run is trained again."""
+    recipe = run_key(experiment_config(strategy, seed, budget))
+    cached = record_path(records, budget, strategy, seed)
     if not cached.exists():
         return None
     outcome = RunOutcome.model_validate_json(cached.read_text())
@@ -210,11 +214,10 @@ def run_strategy(
     strategy: str, seed: int, budget: Budget, data_dir: Path, work: Path, records: Path
 ) -> RunOutcome:
     """Train (or resume) one supernet, then evaluate the fixed subnet set on it."""
-    cfg = experiment_config(strategy, seed, budget)
-    recipe = run_key(cfg)
-    cached = cached_outcome(records, strategy, seed, recipe)
+    cached = cached_outcome(records, budget, strategy, seed)
     if cached is not None:
         return cached
+    cfg = experiment_config(strategy, seed, budget)
     out = work / f"{strategy}-seed{seed}"  # the loop resumes only a checkpoint of the same recipe
     started = time.perf_counter()
     result = train_supernet(cfg, data_dir, out, [LogProgress(f"{strategy} seed {seed}", every=50)])
@@ -234,8 +237,8 @@ def run_strategy(
         threads=torch.get_num_threads(),
         scoring_forwards=result.scoring_forwards,
     )
-    outcome = RunOutcome(recipe=recipe, summary=summary, frontier=frontier, evals=evals)
-    write_text(record_path(records, strategy, seed), outcome.model_dump_json(indent=1))
+    outcome = RunOutcome(recipe=run_key(cfg), summary=summary, frontier=frontier, evals=evals)
+    write_text(record_path(records, budget, strategy, seed), outcome.model_dump_json(indent=1))
     return outcome
 
 

@@ -14,29 +14,49 @@ from bench.sampling_ablation import (
     cached_outcome,
     experiment_config,
     markdown_table,
+    record_path,
 )
 from bench.supernet_quality import run_key
 
 
-def _record(records: Path, recipe: str | None) -> None:
+BUDGET = BUDGETS["quick"]
+
+
+def _record(records: Path, recipe: str | None, strategy: str = "performance", budget=BUDGET) -> None:
     outcome = RunOutcome(recipe=recipe, summary={"mean": 0.6}, frontier=[],
                          evals=[SubnetEval(arch_id="a", macs=1, acc_select=0.5, acc_report=0.6)])
-    records.mkdir(parents=True, exist_ok=True)
-    (records / "performance-seed0.json").write_text(outcome.model_dump_json())
+    path = record_path(records, budget, strategy, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(outcome.model_dump_json())
+
+
+def _key(strategy: str, budget=BUDGET) -> str:
+    return run_key(experiment_config(strategy, 0, budget))
 
 
 def test_a_record_of_the_same_recipe_is_reused(tmp_path: Path) -> None:
-    _record(tmp_path, "k1")
-    found = cached_outcome(tmp_path, "performance", 0, "k1")
+    _record(tmp_path, _key("performance"))
+    found = cached_outcome(tmp_path, BUDGET, "performance", 0)
     assert found is not None and found.summary == {"mean": 0.6}
-    assert cached_outcome(tmp_path, "performance", 1, "k1") is None  # another seed: no record
+    assert cached_outcome(tmp_path, BUDGET, "performance", 1) is None  # another seed: no record
 
 
 def test_a_record_of_another_recipe_or_of_none_is_trained_again(tmp_path: Path) -> None:
-    _record(tmp_path, "k1")
-    assert cached_outcome(tmp_path, "performance", 0, "k2") is None
+    _record(tmp_path, "another recipe")
+    assert cached_outcome(tmp_path, BUDGET, "performance", 0) is None
     _record(tmp_path, None)  # written before records named their recipe
-    assert cached_outcome(tmp_path, "performance", 0, "k1") is None
+    assert cached_outcome(tmp_path, BUDGET, "performance", 0) is None
+
+
+def test_a_run_whose_epochs_did_not_change_keeps_its_record_across_budgets(tmp_path: Path) -> None:
+    equal_epochs = BUDGETS["cpu"].model_copy(update={"epochs": 30, "step_cost": {}})
+    equal_compute = BUDGETS["cpu"]
+    assert equal_compute.epochs_for("uniform") == equal_epochs.epochs_for("uniform") == 30
+    _record(tmp_path, _key("uniform", equal_epochs), "uniform", equal_epochs)
+    _record(tmp_path, _key("performance", equal_epochs), "performance", equal_epochs)
+    assert cached_outcome(tmp_path, equal_compute, "uniform", 0) is not None  # the same 30-epoch run
+    assert cached_outcome(tmp_path, equal_compute, "performance", 0) is None  # 59 epochs: not yet trained
+    assert record_path(tmp_path, equal_compute, "performance", 0).parent.name == "e59"
 
 
 def test_the_recipe_key_follows_the_sampler_fields_the_budget_pins() -> None:
