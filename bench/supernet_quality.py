@@ -49,6 +49,8 @@ from elasticvit.config.experiment import ExperimentConfig
 from elasticvit.config.io import load_config
 from elasticvit.data import InMemoryLoader, load_split, read_manifest, resize_batch
 from elasticvit.latency import get_backend, load_device
+from elasticvit.latency.backends.base import Backend
+from elasticvit.latency.devices import DeviceSpec
 from elasticvit.latency.timing import measure_archs, measure_runners
 from elasticvit.model import Supernet, SubnetModel
 from elasticvit.search.scoring import top1
@@ -286,10 +288,23 @@ def time_archs(model: Supernet, archs: list[Arch], cfg: ExperimentConfig) -> tup
     backend = get_backend(device)
     with backend.session():
         measured = measure_archs(backend, model, model.space, archs, model.num_classes, cfg.latency)
-        resnet = timm.create_model("resnet18", num_classes=model.num_classes)
-        runner = backend.prepare(resnet, (device.batch_size, 3, 32, 32))
-        resnet_ms = measure_runners([runner], cfg.latency, device)[0].value(cfg.latency.statistic)
+        resnet_ms = _resnet18_ms(backend, device, cfg, model.num_classes)
     return [m.value(cfg.latency.statistic) for m, _ in measured], resnet_ms
+
+
+def speed_probe_ms(cfg: ExperimentConfig, num_classes: int) -> float:
+    """The machine's speed now, as resnet18's batch-1 latency on the 1-thread device
+    (``RESNET18_MS_REFERENCE`` on the reference machine): this VM's speed changes from hour to hour,
+    so two wall-clock budgets spent on different hours are compared through it."""
+    device = load_device(LATENCY_DEVICE)
+    backend = get_backend(device)
+    with backend.session():
+        return _resnet18_ms(backend, device, cfg, num_classes)
+
+
+def _resnet18_ms(backend: Backend, device: DeviceSpec, cfg: ExperimentConfig, num_classes: int) -> float:
+    runner = backend.prepare(timm.create_model("resnet18", num_classes=num_classes), (device.batch_size, 3, 32, 32))
+    return measure_runners([runner], cfg.latency, device)[0].value(cfg.latency.statistic)
 
 
 class Resized(nn.Module):

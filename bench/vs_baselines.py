@@ -6,7 +6,10 @@ through its code path when absent). Its training wall time T, read from that run
 (``budget_s``), is the budget of every default baseline (resnet18, mobilenetv3_small_100,
 mobilenetv3_large_100): each trains T seconds of wall clock with the supernet's recipe
 (``elasticvit.training.recipe``) on the same split (``bench.supernet_eval.prepare_shared_cifar``).
-A full run refuses a T under 30 minutes (``MIN_BUDGET_S``).
+A full run refuses a T under 30 minutes (``MIN_BUDGET_S``). This VM's speed changes from hour to
+hour, so each baseline's record keeps resnet18's 1-thread latency timed just before and just after
+its training (``supernet_quality.speed_probe_ms``), and the report sets them beside the one timed
+right after the supernet's training: a budget spent on a faster hour bought more.
 
 Parts, each a cached stage keyed by what it depends on (records under
 ``artifacts/bench/vs_baselines/<full|quick>/stages/``), so that they can run in separate sittings
@@ -349,17 +352,26 @@ class Bench:
             cfg = self.cfg.model_copy(update={"baselines": self.cfg.baselines.model_copy(update={"output_dir": out})})
             log.info("baseline %s: training %.0f s (the supernet's time%s)", model, self.budget_s,
                      ", given with --budget-s" if self.given_budget_s else "")
+            before = sq.speed_probe_ms(self.cfg, self.manifest.num_classes)
             result = run_baseline(cfg, model, self.data_dir, Budget(seconds=self.budget_s), devices=[],
                                   callbacks=[LogProgress(model, every=500)])
-            log.info("%s: test %.1f %%, %d steps in %.0f s", model, 100 * (result.test_accuracy or 0.0),
-                     result.train.steps, result.train.train_s)
-            return {"baseline": result.model_dump(mode="json")}
+            after = sq.speed_probe_ms(self.cfg, self.manifest.num_classes)
+            log.info("%s: test %.1f %%, %d steps in %.0f s; resnet18 probe %.2f -> %.2f ms", model,
+                     100 * (result.test_accuracy or 0.0), result.train.steps, result.train.train_s, before, after)
+            return {"baseline": result.model_dump(mode="json"), "speed_probe_ms": [before, after]}
 
         return BaselineResult.model_validate(self.cache.run("baseline", self.baseline_inputs(model), run)["baseline"])
 
-    def trained_baseline(self, model: str) -> BaselineResult:
+    def trained_baseline(self, model: str) -> tuple[BaselineResult, list[float] | None]:
+        """The trained baseline and the speed probe around its training (None: trained before probes)."""
         found = self.cache.need("baseline", self.baseline_inputs(model), self._cmd(f"--part baselines --model {model}"))
-        return BaselineResult.model_validate(found["baseline"])
+        return BaselineResult.model_validate(found["baseline"]), found.get("speed_probe_ms")
+
+    @property
+    def supernet_speed_probe_ms(self) -> float | None:
+        """resnet18's latency that bench.supernet_quality timed right after the supernet's training."""
+        inherited = sorted(self.supernet.record.parent.glob("inherited-*.json"))
+        return json.loads(inherited[0].read_text())["timm_resnet18_ms"] if inherited else None
 
     # -- latency --
 
@@ -436,7 +448,7 @@ class Bench:
 
     def measure(self, device: str) -> dict:
         inputs, search = self.measure_inputs(device)
-        baselines = [self.trained_baseline(m) for m in self.cfg.baselines.models]
+        baselines = [self.trained_baseline(m)[0] for m in self.cfg.baselines.models]
 
         def run(out: Path) -> dict:
             result = DeviceSearchResult.load(search["result"])
@@ -491,8 +503,8 @@ class Bench:
             "baselines": {
                 b.model: {"val_accuracy": b.val_accuracy, "test_accuracy": b.test_accuracy, "train_s": b.train.train_s,
                           "steps": b.train.steps, "epochs": b.train.epochs, "images_per_s": b.train.images_per_s,
-                          "params": b.params, "macs": b.macs}
-                for b in baselines
+                          "params": b.params, "macs": b.macs, "speed_probe_ms": probe}
+                for b, probe in baselines
             },
             "searches": searches,
             "train_once": train_once(self.supernet_train_s, self.budget_s, len(self.cfg.baselines.models), per_device),
@@ -500,6 +512,9 @@ class Bench:
             "setup": {"config": CONFIG, "quick": self.quick, "supernet_run_key": self.supernet.run_key,
                       "supernet_record": _rel(self.supernet.record), "supernet_train_s": self.supernet.train_s,
                       "supernet_train_extrapolated": self.supernet.extrapolated,
+                      "supernet_speed_probe_ms": self.supernet_speed_probe_ms,
+                      "speed_probe": f"resnet18 batch-1 ms on {sq.LATENCY_DEVICE} "
+                                     f"({sq.RESNET18_MS_REFERENCE} on the reference machine)",
                       "budget_given": self.given_budget_s is not None, "accuracy": "test top-1",
                       "test_images": sum(self.manifest.counts["test"].values()), "data_version": self.manifest.version,
                       "search_overrides": [o for o in self.scale.overrides if o.startswith("search.")],
@@ -526,6 +541,12 @@ def summary(report: dict, rows: Sequence[ComparisonRow]) -> str:
                  f"{once['per_device_s']:.0f} s per device (table + search); " + "; ".join(
                      f"{d} devices x {once['targets_per_device']} targets: {v['stock_s']:.0f} s of stock training "
                      f"against {v['train_once_s']:.0f} s ({v['ratio']:.2f}x)" for d, v in once["devices"].items()) + ".")
+    probes = [f"{m} {p[0]:.2f}-{p[1]:.2f}" for m, b in report["baselines"].items() if (p := b.get("speed_probe_ms"))]
+    if report["setup"].get("supernet_speed_probe_ms") or probes:
+        supernet = report["setup"].get("supernet_speed_probe_ms")
+        lines.append(f"Machine speed ({report['setup']['speed_probe']}; budgets spent on a slower hour buy less): "
+                     f"supernet {'not probed' if supernet is None else f'{supernet:.2f}'}"
+                     + "".join(f"; {p}" for p in probes) + ".")
     t = report["targets"]
     missed = [f"{x['device']}/{x['baseline']} ({_gap(x['gain_pts'])})" for x in t["at_latency"] if not x["met"]]
     s = t["speedup"]

@@ -15,6 +15,7 @@ from bench.vs_baselines import (
     device_pareto,
     device_rows,
     row_measured,
+    summary,
     train_once,
 )
 from elasticvit.baselines import Comparison, ParetoPoint, comparison_table
@@ -79,6 +80,21 @@ def test_train_once_accounting():
     assert (ten["train_once_s"], ten["stock_s"], ten["ratio"]) == (5000.0, 90000.0, 18.0)
     assert ten["training_only_ratio"] == pytest.approx(30.0)
     assert "train_once_s(D)" in once["formula"]
+
+
+def test_the_summary_says_the_machine_speed_each_budget_was_spent_at():
+    rows = hand_made().rows
+    report = {"budget_s": 3000.0, "train_once": train_once(3000.0, 3000.0, 3, [100.0]),
+              "targets": check_targets(rows, speedup=("resnet18", "dev", 2.0)),
+              "setup": {"quick": False, "budget_given": False, "supernet_speed_probe_ms": 6.15,
+                        "speed_probe": "resnet18 batch-1 ms on torch-cpu-1t (4.6 on the reference machine)"},
+              "baselines": {"resnet18": {"speed_probe_ms": [4.61, 4.93]}, "mobilenet": {"speed_probe_ms": None}}}
+    speed = [line for line in summary(report, rows).splitlines() if line.startswith("Machine speed")]
+    assert speed == ["Machine speed (resnet18 batch-1 ms on torch-cpu-1t (4.6 on the reference machine); budgets "
+                     "spent on a slower hour buy less): supernet 6.15; resnet18 4.61-4.93."]
+    report["setup"]["supernet_speed_probe_ms"] = None
+    report["baselines"]["resnet18"]["speed_probe_ms"] = None  # records from before the probe: no line
+    assert not [line for line in summary(report, rows).splitlines() if line.startswith("Machine speed")]
 
 
 def test_targets_say_where_they_are_missed_and_by_how_much():
