@@ -542,8 +542,8 @@ def summary(report: dict, rows: Sequence[ComparisonRow]) -> str:
                      f"{d} devices x {once['targets_per_device']} targets: {v['stock_s']:.0f} s of stock training "
                      f"against {v['train_once_s']:.0f} s ({v['ratio']:.2f}x)" for d, v in once["devices"].items()) + ".")
     probes = [f"{m} {p[0]:.2f}-{p[1]:.2f}" for m, b in report["baselines"].items() if (p := b.get("speed_probe_ms"))]
-    if report["setup"].get("supernet_speed_probe_ms") or probes:
-        supernet = report["setup"].get("supernet_speed_probe_ms")
+    supernet = report["setup"].get("supernet_speed_probe_ms")
+    if supernet is not None or probes:
         lines.append(f"Machine speed ({report['setup']['speed_probe']}; budgets spent on a slower hour buy less): "
                      f"supernet {'not probed' if supernet is None else f'{supernet:.2f}'}"
                      + "".join(f"; {p}" for p in probes) + ".")
