@@ -237,11 +237,20 @@ def named_archs(cfg: ExperimentConfig, space: SearchSpace, num_classes: int, run
     return archs
 
 
+INHERITED_RECORD = "inherited-{n}.json"  # n: the number of random subnets scored
+
+
+def recorded_speed_probe_ms(records: Path) -> float | None:
+    """resnet18's latency timed with the inherited scoring, right after the supernet's training."""
+    found = sorted(records.glob(INHERITED_RECORD.format(n="*")))
+    return json.loads(found[0].read_text())["timm_resnet18_ms"] if found else None
+
+
 def evaluate_inherited(
     run_dir: Path, records: Path, data_dir: Path, named: dict[str, Arch], randoms: list[Arch], cfg: ExperimentConfig
 ) -> dict:
     """Accuracies (whole val.npz and its two halves) and latencies; cached in ``records``."""
-    cached = records / f"inherited-{len(randoms)}.json"
+    cached = records / INHERITED_RECORD.format(n=len(randoms))
     if cached.exists():
         return json.loads(cached.read_text())
     model, _ = load_supernet(supernet_path(run_dir / "supernet"))

@@ -370,8 +370,7 @@ class Bench:
     @property
     def supernet_speed_probe_ms(self) -> float | None:
         """resnet18's latency that bench.supernet_quality timed right after the supernet's training."""
-        inherited = sorted(self.supernet.record.parent.glob("inherited-*.json"))
-        return json.loads(inherited[0].read_text())["timm_resnet18_ms"] if inherited else None
+        return sq.recorded_speed_probe_ms(self.supernet.record.parent)
 
     # -- latency --
 
