@@ -83,8 +83,9 @@ class LogProgress(NoOpCallback):
             m = record.metrics
             # a wall-clock budget has no step count in advance
             total = "?" if record.total_steps is None else record.total_steps
-            log.info("%s step %d/%s: loss %.3f, grad cos %.3f, %.2f s/step", self.name, record.step,
-                     total, m["loss"], m.get("grad_cos_prev_step", float("nan")),
+            # a single model's loop keeps no gradient telemetry: no grad cos to show
+            cos = f", grad cos {m['grad_cos_prev_step']:.3f}" if "grad_cos_prev_step" in m else ""
+            log.info("%s step %d/%s: loss %.3f%s, %.2f s/step", self.name, record.step, total, m["loss"], cos,
                      (time.perf_counter() - self.started) / self.every)
             self.started = time.perf_counter()
 
