@@ -66,8 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-wait", type=float, default=900.0, help="seconds to wait for idle CPUs")
     parser.add_argument("--seed", type=int, default=0, help="latency.seed: another seed draws other calibration, "
                         "validation and reference subnets (tables then stay under seed<N>/)")
-    parser.add_argument("--calibration-archs", type=int, default=LatencyConfig().calibration_archs,
-                        help="latency.calibration_archs: subnets timed end to end to fit the correction")
+    parser.add_argument("--calibration-archs", type=int, default=None,
+                        help="latency.calibration_archs: subnets timed end to end to fit every device's "
+                        "correction (default: each device's own count)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--tables", type=Path, default=TABLES, help="where tables and validations are kept")
     parser.add_argument("--repredict", action="store_true", help="measure nothing: refit each device's stored "

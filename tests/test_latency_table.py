@@ -298,14 +298,23 @@ def test_speed_reference_baseline_is_read_among_whole_subnets(
 
 def test_collect_and_validate_on_the_device(space, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A real (tiny) collection of the whole space, calibration and validation on torch-cpu-1t."""
-    cfg = FAST.model_copy(update={"calibration_archs": 3})
-    device = load_device("torch-cpu-1t")
+    cfg = FAST.model_copy(update={"calibration_archs": None})  # the device's own count
+    device = load_device("torch-cpu-1t").model_copy(update={"calibration_archs": 3})
     table = collect_table(space, device, NUM_CLASSES, cfg, tmp_path / "table.json", progress=False)
     assert set(table.entries) == {s.key for s in space_blocks(space, NUM_CLASSES)}
     assert table.correction.points == 3 and table.runtime["torch"]
     report = validate_predictor(space, LatencyPredictor.from_table(table, space), device, cfg, progress=False)
     assert report.n == 3 and 0.0 <= report.within_10pct <= 1.0 and report.rmse_ms >= 0.0
     assert report.remeasured == 3 and all(p.remeasured_ms > 0.0 for p in report.points)  # type: ignore[operator]
+
+
+def test_the_calibration_count_is_the_device_s_unless_the_config_sets_one() -> None:
+    onnx, eager = load_device("onnx-cpu-1t"), load_device("torch-cpu-1t")
+    # ONNX Runtime fuses across blocks: its correction is fitted on more whole subnets
+    assert onnx.calibration_count(None) == onnx.calibration_archs > eager.calibration_count(None)
+    assert onnx.calibration_count(8) == eager.calibration_count(8) == 8  # one count for every device
+    # a table fitted on another count still serves the device: the count is the fit's, not the timings'
+    assert onnx.model_copy(update={"calibration_archs": 30}).measurement_fields() == onnx.measurement_fields()
 
 
 def test_validation_times_some_subnets_twice(space, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

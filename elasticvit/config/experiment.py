@@ -201,7 +201,10 @@ class LatencyConfig(Section):
         "validation use: the median is what a call typically costs on a dedicated device; the "
         "minimum is more robust where other jobs share the machine (they only ever add time)"
     )
-    calibration_archs: int = Field(default=30, ge=0)
+    calibration_archs: int | None = Field(
+        default=None, ge=0, description="subnets timed end to end to fit every device's correction; "
+        "null: each device's own `calibration_archs` (30 unless its spec says more)"
+    )
     validate_archs: int = Field(default=50, ge=1)
     remeasure_archs: int = Field(
         default=20, ge=0, description="validation subnets timed a second time, as a group of their "

@@ -86,7 +86,7 @@ def _collect(
         # Calibration first: its group sets the reference's baseline among whole subnets, the
         # company every validation and search measurement keeps, so those read unscaled on a
         # steady machine; the block groups are then scaled to it.
-        archs = calibration_archs(space, cfg.calibration_archs, cfg.seed)
+        archs = calibration_archs(space, device.calibration_count(cfg.calibration_archs), cfg.seed)
         state = _calibrate(backend, supernet, space, archs, state, cfg, writer, progress, reference)
         state = _measure_blocks(backend, specs, state, cfg, writer, progress, reference)
     table = _finish(writer.stamp(state), space, overhead_once=backend.call_overhead_once)

@@ -44,6 +44,11 @@ class DeviceSpec(BaseModel):
         "(single-threaded CPU devices only), which excludes time the OS gives to other processes"
     )
     hardware: str = Field(default="", description="free text: CPU/GPU model, OS, power mode")
+    calibration_archs: int = Field(
+        default=30, ge=0, description="subnets timed end to end to fit the table's correction (unless "
+        "latency.calibration_archs sets one count for every device): a runtime that fuses across blocks, "
+        "so that a whole subnet is not the sum of its blocks, needs more of them to learn the gap"
+    )
 
     @model_validator(mode="after")
     def _check_clock(self) -> DeviceSpec:
@@ -54,8 +59,13 @@ class DeviceSpec(BaseModel):
         return self
 
     def measurement_fields(self) -> dict[str, object]:
-        """Everything that changes a measurement (all fields except the free-text description)."""
-        return self.model_dump(exclude={"hardware"})
+        """Everything that changes a measurement: not the free-text description, nor how many
+        subnets the correction is fitted on (the table records that as its correction's points)."""
+        return self.model_dump(exclude={"hardware", "calibration_archs"})
+
+    def calibration_count(self, configured: int | None) -> int:
+        """``latency.calibration_archs`` where set, else this device's own count."""
+        return self.calibration_archs if configured is None else configured
 
 
 def load_device(name_or_path: str | os.PathLike[str]) -> DeviceSpec:
