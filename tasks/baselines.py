@@ -59,8 +59,10 @@ def _baseline_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> 
         "budget": resolve_budget(cfg.baselines, cfg.training, parameters["supernet_wall_s"]).model_dump(),
         "training": cfg.training.model_dump(mode="json", exclude={"output_dir"}),
         "latency": cfg.latency.model_dump(mode="json", exclude={"calibration_archs", "validate_archs", "output_dir"}),
-        # the configured devices only: a device added later is timed by time_baseline_task, not retrained for
-        "devices": [device_spec(cfg, d).model_dump(mode="json") for d in cfg.latency.devices],
+        # the configured devices only: a device added later is timed by time_baseline_task, not retrained for;
+        # a device's calibration count only refits its table's correction, as latency.calibration_archs above
+        "devices": [device_spec(cfg, d).model_dump(mode="json", exclude={"calibration_archs"})
+                    for d in cfg.latency.devices],
         "out": str(baseline_marker(cfg, model)),
     }
     return input_key(f"baseline-{model}", inputs)

@@ -33,7 +33,8 @@ def _cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     cfg: ExperimentConfig = parameters["cfg"]
     device: str = parameters["device"]
     inputs = {
-        "device": device_spec(cfg, device).model_dump(mode="json"),
+        # the calibration count fits the table's correction, not these timings (as latency.calibration_archs)
+        "device": device_spec(cfg, device).model_dump(mode="json", exclude={"calibration_archs"}),
         "search": sha256_file(parameters["search"].result),
         "baselines": [sha256_file(p) for p in parameters["baseline_results"]],
         "latency": cfg.latency.model_dump(mode="json", exclude={"calibration_archs", "validate_archs", "output_dir"}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from elasticvit.config import load_config
+from tasks.baselines import _baseline_cache_key
 from tasks.latency import _table_cache_key
 from tasks.records import LatencyTableRecord, PreparedData, SupernetRecord
 from tasks.search import _cache_key as search_key
@@ -62,3 +63,18 @@ def test_the_search_key_covers_the_table_supernet_and_settings(tmp_path: Path) -
     assert search_key(None, {**params, "table": _table("u")}) != key
     assert search_key(None, {**params, "supernet": _supernet("b")}) != key
     assert search_key(None, {**params, "cfg": load_config("quickstart", ["search.population=9"])}) != key
+
+
+def test_a_device_s_calibration_count_re_collects_its_table_but_retrains_no_baseline(tmp_path: Path) -> None:
+    device = tmp_path / "onnx-cpu-1t.yaml"
+    shipped = (Path(__file__).resolve().parents[1] / "elasticvit" / "configs" / "devices" / "onnx-cpu-1t.yaml").read_text()
+    cfg = load_config("quickstart", [f"latency.devices=[{device}]"])
+
+    def keys(count: int) -> tuple[str, str]:
+        device.write_text(shipped.replace("calibration_archs: 60", f"calibration_archs: {count}"))
+        params = {"cfg": cfg, "model": "resnet18", "data_version": "v1", "supernet_wall_s": 100.0}
+        return (_table_cache_key(None, {"cfg": cfg, "device": str(device), "num_classes": 10}),
+                _baseline_cache_key(None, params))
+
+    (table_60, baseline_60), (table_90, baseline_90) = keys(60), keys(90)
+    assert table_60 != table_90 and baseline_60 == baseline_90
