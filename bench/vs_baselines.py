@@ -367,11 +367,6 @@ class Bench:
         found = self.cache.need("baseline", self.baseline_inputs(model), self._cmd(f"--part baselines --model {model}"))
         return BaselineResult.model_validate(found["baseline"]), found.get("speed_probe_ms")
 
-    @property
-    def supernet_speed_probe_ms(self) -> float | None:
-        """resnet18's latency that bench.supernet_quality timed right after the supernet's training."""
-        return sq.recorded_speed_probe_ms(self.supernet.record.parent)
-
     # -- latency --
 
     def spec(self, device: str) -> DeviceSpec:
@@ -511,7 +506,7 @@ class Bench:
             "setup": {"config": CONFIG, "quick": self.quick, "supernet_run_key": self.supernet.run_key,
                       "supernet_record": _rel(self.supernet.record), "supernet_train_s": self.supernet.train_s,
                       "supernet_train_extrapolated": self.supernet.extrapolated,
-                      "supernet_speed_probe_ms": self.supernet_speed_probe_ms,
+                      "supernet_speed_probe_ms": sq.recorded_speed_probe_ms(self.supernet.record.parent),
                       "speed_probe": f"resnet18 batch-1 ms on {sq.LATENCY_DEVICE} "
                                      f"({sq.RESNET18_MS_REFERENCE} on the reference machine)",
                       "budget_given": self.given_budget_s is not None, "accuracy": "test top-1",
