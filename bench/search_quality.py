@@ -209,7 +209,8 @@ def evolution_vs_random(
     space = meta.space
     data = scoring_data(cfg.data.output_dir, cfg.search)
     evaluator = AccuracyEvaluator(SupernetScorer(supernet, data), EvaluationCache(cache_path(cfg.search)),
-                                  CacheContext(supernet=sha256_file(supernet_path), data=data.hash))
+                                  CacheContext(supernet=sha256_file(supernet_path), data=data.hash),
+                                  rank_by=cfg.search.rank_by)
     heldout = SupernetScorer(supernet, heldout_data(cfg, data))
     pools = FlopsPools.cached(space, cfg.sampling.num_levels, meta.num_classes, SEARCH_POOL_SIZE, cfg.search.seed,
                               Path(cfg.search.output_dir) / "pools")
@@ -232,8 +233,8 @@ def evolution_vs_random(
                                  sample=sample, seeds=[space.smallest()])
                     rnd = random_search(sample, evaluator, admits, evo.evaluations, np.random.default_rng(stream))
                     for name, outcome in (("evolution", evo), ("random", rnd)):
-                        runs[name].append(round(outcome.best.accuracy, 4))
-                        runs[f"{name}_heldout"].append(round(heldout(outcome.best.arch), 4))
+                        runs[name].append(round(evaluator.lookup(outcome.best.arch).accuracy, 4))
+                        runs[f"{name}_heldout"].append(round(heldout(outcome.best.arch)[0], 4))
                     evaluations.append(evo.evaluations)
                 rows.append({"device": device, "budget_ms": round(budget, 4),
                              **{k: round(float(np.mean(v)), 4) for k, v in runs.items()},
@@ -262,8 +263,8 @@ def ranking_signal(
 ) -> dict[str, float]:
     """Correlation of random subnets' accuracies on the searched and on the held-out val images."""
     archs = list({a.id: a for a in (sample(rng) for _ in range(RANKING_SUBNETS))}.values())
-    searched = np.array(evaluator.evaluate_many(archs))
-    other = np.array([heldout(a) for a in archs])
+    searched = np.array([e.accuracy for e in evaluator.evaluations(archs)])
+    other = np.array([heldout(a)[0] for a in archs])
     return {"subnets": len(archs), "pearson": round(float(np.corrcoef(searched, other)[0, 1]), 3),
             "spearman": round(float(np.corrcoef(_ranks(searched), _ranks(other))[0, 1]), 3),
             "searched_sd": round(float(searched.std()), 4), "heldout_sd": round(float(other.std()), 4)}

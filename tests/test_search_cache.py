@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +17,7 @@ from elasticvit.search.cache import CacheContext, Evaluation, EvaluationCache
 from elasticvit.search.evaluator import AccuracyEvaluator
 from elasticvit.search.pareto import pareto_front
 from elasticvit.search.predictor import AccuracyPredictor, flatten_numbers
-from tests.test_search_toy import ToyArch, ToyScorer, ToySpace, accuracy
+from tests.test_search_toy import ToyArch, ToyScorer, ToySpace, accuracy, loss
 
 CONTEXT = CacheContext(supernet="s1", data="d1")
 
@@ -59,10 +61,10 @@ def test_duplicates_in_one_request_are_measured_once(tmp_path: Path) -> None:
 def test_another_supernet_or_data_is_another_key(tmp_path: Path) -> None:
     cache = EvaluationCache(tmp_path / "c.sqlite")
     a = _archs(1)[0]
-    AccuracyEvaluator(ToyScorer(), cache, CONTEXT).evaluate(a)
+    AccuracyEvaluator(ToyScorer(), cache, CONTEXT).evaluate_many([a])
     for context in (CacheContext(supernet="s2", data="d1"), CacheContext(supernet="s1", data="d2")):
         scorer = ToyScorer()
-        AccuracyEvaluator(scorer, cache, context).evaluate(a)
+        AccuracyEvaluator(scorer, cache, context).evaluate_many([a])
         assert scorer.calls == 1
     assert len(cache) == 3
 
@@ -74,6 +76,43 @@ def test_stored_arch_round_trips_and_first_write_wins(tmp_path: Path) -> None:
     cache.put(CONTEXT, Evaluation(arch_id=a.id, accuracy=0.9, samples=10, seconds=0.1, arch={}))
     (stored,) = cache.all(CONTEXT)
     assert stored.accuracy == 0.5 and ToyArch.model_validate(stored.arch) == a
+
+
+def test_ranking_by_loss_scores_minus_the_loss_and_keeps_the_accuracy(tmp_path: Path) -> None:
+    archs = _archs(6)
+    evaluator = AccuracyEvaluator(ToyScorer(), EvaluationCache(tmp_path / "c.sqlite"), CONTEXT, rank_by="loss")
+    assert evaluator.evaluate_many(archs) == [-loss(a) for a in archs]
+    stored = {e.arch_id: e for e in evaluator.cached()}
+    assert all(stored[a.id].accuracy == accuracy(a) and stored[a.id].loss == loss(a) for a in archs)
+
+
+_OLD_SCHEMA = """
+CREATE TABLE evaluations (
+    arch_id TEXT NOT NULL, supernet TEXT NOT NULL, data TEXT NOT NULL, accuracy REAL NOT NULL,
+    samples INTEGER NOT NULL, seconds REAL NOT NULL, arch TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (arch_id, supernet, data)
+)
+"""
+
+
+def test_a_store_from_before_losses_is_kept_and_its_archs_are_re_measured_only_for_the_loss(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    archs = _archs(5)
+    with sqlite3.connect(path) as db:  # a store written before the loss was recorded, with a stale accuracy
+        db.execute(_OLD_SCHEMA)
+        db.executemany("INSERT INTO evaluations VALUES (?, 's1', 'd1', 0.25, 100, 1.0, ?, 0.0)",
+                       [(a.id, json.dumps(a.model_dump(mode="json"))) for a in archs])
+    by_accuracy = AccuracyEvaluator(ToyScorer(), EvaluationCache(path), CONTEXT)
+    assert by_accuracy.evaluate_many(archs) == [0.25] * 5 and by_accuracy.stats.misses == 0
+    scorer = ToyScorer()
+    by_loss = AccuracyEvaluator(scorer, EvaluationCache(path), CONTEXT, rank_by="loss")
+    assert by_loss.cached() == []  # nothing it can rank yet
+    assert by_loss.evaluate_many(archs) == [-loss(a) for a in archs] and scorer.calls == 5
+    # the loss is filled in; the accuracy first stored stays (first write wins)
+    assert {(e.accuracy, e.loss) for e in EvaluationCache(path).all(CONTEXT)} == {(0.25, loss(a)) for a in archs}
+    again = ToyScorer()
+    AccuracyEvaluator(again, EvaluationCache(path), CONTEXT, rank_by="loss").evaluate_many(archs)
+    assert again.calls == 0
 
 
 _WRITER = """

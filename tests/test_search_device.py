@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from elasticvit.config import SearchConfig
-from elasticvit.search.cache import CacheContext, EvaluationCache
+from elasticvit.search.cache import CacheContext, Evaluation, EvaluationCache
 from elasticvit.search.constraints import InfeasibleBudgetError
 from elasticvit.search.driver import (
     DeviceSearchResult,
@@ -21,7 +21,7 @@ from elasticvit.search.driver import (
 from elasticvit.search.evaluator import AccuracyEvaluator
 from elasticvit.search.outcome import Scored
 from elasticvit.search.plots import plot_front
-from tests.test_search_toy import ToyArch, ToyScorer, ToySpace, latency
+from tests.test_search_toy import ToyArch, ToyScorer, ToySpace, accuracy, latency, loss
 
 CFG = SearchConfig(population=12, generations=5, parents=4, mutations=6, crossovers=6)
 
@@ -40,9 +40,10 @@ DEVICE_A = Table([1.0] * 6)
 DEVICE_B = Table([1.3, 0.8, 1.1, 0.9, 1.2, 0.7])
 
 
-def _search(path: Path, table: Table, budgets: list[float], device: str, cfg: SearchConfig = CFG, **kw):
+def _search(path: Path, table: Table, budgets: list[float], device: str, cfg: SearchConfig = CFG, rank_by="accuracy", **kw):
     scorer = ToyScorer()
-    evaluator = AccuracyEvaluator(scorer, EvaluationCache(path / "cache.sqlite"), CacheContext(supernet="s", data="d"))
+    evaluator = AccuracyEvaluator(scorer, EvaluationCache(path / "cache.sqlite"), CacheContext(supernet="s", data="d"),
+                                  rank_by=rank_by)
     result = search_device(ToySpace(), table, evaluator, budgets, cfg, np.random.default_rng(0),
                            device=device, decode=ToyArch.model_validate, **kw)
     return result, scorer
@@ -79,6 +80,20 @@ def test_front_is_non_dominated_and_contains_the_chosen_archs(tmp_path: Path) ->
     assert [p.val_accuracy for p in front] == sorted(p.val_accuracy for p in front)
     best_under = {b.budget_ms: max(p.val_accuracy for p in front if p.predicted_ms <= b.budget_ms) for b in result.budgets}
     assert all(b.val_accuracy == best_under[b.budget_ms] for b in result.budgets)
+
+
+def test_ranking_by_loss_chooses_and_fronts_by_the_lowest_loss(tmp_path: Path) -> None:
+    budgets = [9.0, 12.0, 16.0]
+    by_loss, _ = _search(tmp_path / "l", DEVICE_A, budgets, "a", rank_by="loss")
+    by_accuracy, _ = _search(tmp_path / "a", DEVICE_A, budgets, "a")
+    assert (by_loss.rank_by, by_accuracy.rank_by) == ("loss", "accuracy")
+    front = by_loss.front
+    assert [p.val_loss for p in front] == sorted((p.val_loss for p in front), reverse=True)
+    for b in by_loss.budgets:
+        assert b.val_loss == min(p.val_loss for p in front if p.predicted_ms <= b.budget_ms)
+        assert b.val_loss == loss(ToyArch.model_validate(b.arch)) and b.val_accuracy == accuracy(ToyArch.model_validate(b.arch))
+    # the toy's loss and accuracy disagree: the objective decides what is chosen
+    assert [b.arch_id for b in by_loss.budgets] != [b.arch_id for b in by_accuracy.budgets]
 
 
 def test_impossible_budget_fails_before_any_measurement(tmp_path: Path) -> None:
@@ -152,20 +167,23 @@ def test_a_chosen_arch_measured_over_its_budget_gives_way_to_one_that_holds(tmp_
 
 
 def test_no_candidate_holding_the_budget_is_reported_not_hidden() -> None:
-    scored = [Scored(ToyArch(genes=[g, 1, 1, 1, 1, 1]), accuracy=0.1 * g) for g in range(1, 6)]
+    scored = [Scored(ToyArch(genes=[g, 1, 1, 1, 1, 1]), score=0.1 * g) for g in range(1, 6)]
     timed: list[str] = []
+
+    def stored(a: ToyArch) -> Evaluation:
+        return Evaluation(arch_id=a.id, accuracy=0.1 * a.genes[0], samples=1, seconds=0.0, arch={})
 
     def measure(a: ToyArch) -> float:
         timed.append(a.id)
         return 3 * latency(a)
 
-    chosen, measured, rejected = confirm_within_budget(scored, 10.0, latency, measure, tries=3)
+    chosen, measured, rejected = confirm_within_budget(scored, 10.0, latency, measure, tries=3, evaluation=stored)
     # after the first miss (3x), nothing else can fit once scaled: one timing, and it is returned
     assert timed == [scored[-1].arch.id] and chosen is scored[-1] and measured == 3 * latency(chosen.arch)
     assert rejected == []
     timed.clear()
     chosen, measured, rejected = confirm_within_budget(scored, 10.0, latency, lambda a: timed.append(a.id) or 10.4 + 0.01 * a.genes[0],
-                                                     tries=3)
+                                                     tries=3, evaluation=stored)
     # a small overshoot for all: the three most accurate are timed, the fastest of them comes back
     assert len(timed) == 3 and chosen is scored[2] and measured == pytest.approx(10.43)
     assert [r.arch_id for r in rejected] == [scored[4].arch.id, scored[3].arch.id]

@@ -35,7 +35,7 @@ def test_every_scored_arch_respects_the_budget(budget: float, seed: int) -> None
                      seeds=[ToySpace().smallest()])
     assert all(latency(s.arch) <= budget for s in outcome.scored)
     assert latency(outcome.best.arch) <= budget
-    assert outcome.best.accuracy == max(s.accuracy for s in outcome.scored)
+    assert outcome.best.score == max(s.score for s in outcome.scored)
 
 
 def test_complexity_bounds_are_respected_too() -> None:
@@ -58,8 +58,8 @@ def test_evolution_beats_random_search_with_equal_evaluations() -> None:
         evo = evolve(space, Direct(), constraint.admits, SMALL, np.random.default_rng(seed))
         rnd = random_search(space.sample, Direct(), constraint.admits, evo.evaluations, np.random.default_rng(seed))
         assert rnd.evaluations == evo.evaluations
-        wins += evo.best.accuracy >= rnd.best.accuracy
-        gaps.append(evo.best.accuracy - rnd.best.accuracy)
+        wins += evo.best.score >= rnd.best.score
+        gaps.append(evo.best.score - rnd.best.score)
     assert wins >= 4 and np.mean(gaps) > 0
 
 
@@ -76,7 +76,7 @@ def test_seeds_enter_the_first_population() -> None:
     outcome = evolve(ToySpace(), Direct(), lambda a: latency(a) <= 14, SMALL, np.random.default_rng(0),
                      seeds=[best_known])
     assert best_known.id in {s.arch.id for s in outcome.scored}
-    assert outcome.best.accuracy >= accuracy(best_known)
+    assert outcome.best.score >= accuracy(best_known)
 
 
 def test_screen_keeps_the_top_candidate_and_only_if_it_could_become_a_parent() -> None:

@@ -1,7 +1,7 @@
 """Stand-ins shared by the search tests (no tests here): archs are tuples of small integers.
 
 Latency grows with every gene; accuracy favours some genes more than their latency cost, so the
-best arch under a budget is not simply the largest admitted one.
+best arch under a budget is not simply the largest admitted one; the loss favours other genes.
 """
 
 from __future__ import annotations
@@ -55,6 +55,12 @@ def accuracy(arch: ToyArch) -> float:
     return float(np.log1p(WEIGHTS * np.array(arch.genes)).sum())
 
 
+def loss(arch: ToyArch) -> float:
+    """Lower for larger archs too, but weighting the genes the other way round: under a budget, the
+    arch with the lowest loss is not the most accurate one."""
+    return float(20.0 - np.log1p(WEIGHTS[::-1] * np.array(arch.genes)).sum())
+
+
 class ToyScorer:
     """Counts calls, so tests can tell measured from cached."""
 
@@ -63,6 +69,6 @@ class ToyScorer:
     def __init__(self) -> None:
         self.calls = 0
 
-    def __call__(self, arch: ToyArch) -> float:
+    def __call__(self, arch: ToyArch) -> tuple[float, float]:
         self.calls += 1
-        return accuracy(arch)
+        return accuracy(arch), loss(arch)

@@ -252,6 +252,11 @@ class SearchConfig(Section):
         "fitted on the cache picks one to measure; 1 turns the predictor off"
     )
     predictor_min_points: int = Field(default=50, ge=2, description="cached accuracies before it is fitted")
+    rank_by: Literal["accuracy", "loss"] = Field(
+        default="loss", description="what the search ranks subnets by on the val subset: 'loss' (the lowest "
+        "mean cross-entropy) or 'accuracy' (the highest top-1); the loss is the less noisy estimate on a "
+        "small val split (docs/search.md, 'Ranking subnets'); both are recorded either way"
+    )
     val_samples: int | None = Field(
         default=None, ge=1, description="val images (a fixed class-balanced subset) each subnet is "
         "scored on during search; None: the whole split"

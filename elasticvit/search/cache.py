@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,9 +34,12 @@ CREATE TABLE IF NOT EXISTS evaluations (
     seconds REAL NOT NULL,
     arch TEXT NOT NULL,
     created REAL NOT NULL,
+    loss REAL,
     PRIMARY KEY (arch_id, supernet, data)
 )
 """
+
+_COLUMNS = "arch_id, accuracy, samples, seconds, arch, loss"
 
 _BUSY_TIMEOUT_S = 60.0
 
@@ -55,6 +58,9 @@ class CacheContext(BaseModel):
     """Hash of the data the subnet is calibrated and scored on (splits and subset settings)."""
 
 
+RankBy = Literal["accuracy", "loss"]
+
+
 class Evaluation(BaseModel):
     """One subnet's measured accuracy, with its arch as JSON so the store can be read back alone."""
 
@@ -65,6 +71,18 @@ class Evaluation(BaseModel):
     samples: int
     seconds: float
     arch: dict[str, Any]
+    loss: float | None = None
+    """Mean cross-entropy on the same images; None in entries stored before it was recorded."""
+
+    def score(self, rank_by: RankBy) -> float | None:
+        return score(self.accuracy, self.loss, rank_by)
+
+
+def score(accuracy: float, loss: float | None, rank_by: RankBy) -> float | None:
+    """What a search ranking by ``rank_by`` maximises; None without the loss it needs."""
+    if rank_by == "accuracy":
+        return accuracy
+    return None if loss is None else -loss
 
 
 class EvaluationCache:
@@ -89,6 +107,9 @@ class EvaluationCache:
             log.warning("%s is damaged (%s); moved to %s, starting an empty cache", self.path, exc, aside.name)
             with self._connect() as db:
                 db.execute(_SCHEMA)
+        with self._connect() as db:
+            if "loss" not in {row[1] for row in db.execute("PRAGMA table_info(evaluations)")}:
+                db.execute("ALTER TABLE evaluations ADD COLUMN loss REAL")  # a store from before losses were kept
 
     def _close(self) -> None:
         with self._lock:
@@ -109,7 +130,7 @@ class EvaluationCache:
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = db.execute(
-                    f"SELECT arch_id, accuracy, samples, seconds, arch FROM evaluations "
+                    f"SELECT {_COLUMNS} FROM evaluations "
                     f"WHERE supernet = ? AND data = ? AND arch_id IN ({marks})",
                     (context.supernet, context.data, *chunk),
                 )
@@ -117,10 +138,13 @@ class EvaluationCache:
         return found
 
     def put(self, context: CacheContext, evaluation: Evaluation) -> None:
-        """Store an evaluation; an existing entry for the same key is kept (first write wins)."""
+        """Store an evaluation; an existing entry for the same key is kept (first write wins), except
+        that an entry stored without a loss takes the new one's."""
         with self._connect() as db:
             db.execute(
-                "INSERT OR IGNORE INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO evaluations (arch_id, supernet, data, accuracy, samples, seconds, arch, created, loss) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (arch_id, supernet, data) DO UPDATE SET "
+                "loss = excluded.loss WHERE evaluations.loss IS NULL",
                 (
                     evaluation.arch_id,
                     context.supernet,
@@ -130,6 +154,7 @@ class EvaluationCache:
                     evaluation.seconds,
                     json.dumps(evaluation.arch, sort_keys=True),
                     time.time(),
+                    evaluation.loss,
                 ),
             )
 
@@ -137,7 +162,7 @@ class EvaluationCache:
         """Every evaluation stored for this supernet and data, oldest first."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT arch_id, accuracy, samples, seconds, arch FROM evaluations "
+                f"SELECT {_COLUMNS} FROM evaluations "
                 "WHERE supernet = ? AND data = ? ORDER BY created, arch_id",
                 (context.supernet, context.data),
             ).fetchall()
@@ -172,5 +197,6 @@ class EvaluationCache:
 
 
 def _row_to_evaluation(row: tuple[Any, ...]) -> Evaluation:
-    arch_id, accuracy, samples, seconds, arch = row
-    return Evaluation(arch_id=arch_id, accuracy=accuracy, samples=samples, seconds=seconds, arch=json.loads(arch))
+    arch_id, accuracy, samples, seconds, arch, loss = row
+    return Evaluation(arch_id=arch_id, accuracy=accuracy, samples=samples, seconds=seconds, arch=json.loads(arch),
+                      loss=loss)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from elasticvit.config.experiment import SearchConfig
 from elasticvit.errors import DamagedFileError
-from elasticvit.search.cache import Evaluation
+from elasticvit.search.cache import Evaluation, RankBy, score
 from elasticvit.search.constraints import Constraint
 from elasticvit.search.evaluator import AccuracyEvaluator
 from elasticvit.search.evolution import ArchSpace, Screen, evolve
@@ -47,6 +47,7 @@ class RejectedCandidate(BaseModel):
 
     arch_id: str
     val_accuracy: float
+    val_loss: float | None = None
     predicted_ms: float
     measured_ms: float
 
@@ -64,8 +65,10 @@ class BudgetResult(BaseModel):
     within_budget: bool | None = None
     """Whether ``measured_ms`` holds the budget; None when the chosen arch was not measured."""
     rejected: list[RejectedCandidate] = []
-    """Candidates timed over the budget before this one, most accurate first."""
+    """Candidates timed over the budget before this one, best ranked first."""
     val_accuracy: float
+    val_loss: float | None = None
+    """Mean cross-entropy on the val subset (None in results from before it was recorded)."""
     macs: int | None
     params: int | None
     evaluations: int
@@ -73,7 +76,7 @@ class BudgetResult(BaseModel):
     measured: int
     """Of those, how many had to be measured (not found in the cache)."""
     history: list[float]
-    """Best val accuracy after each generation."""
+    """The best score after each generation: val top-1, or minus the val cross-entropy (``rank_by``)."""
     search_s: float
 
     def describe(self) -> str:
@@ -98,6 +101,10 @@ class CloudPoint(BaseModel):
     arch_id: str
     predicted_ms: float
     val_accuracy: float
+    val_loss: float | None = None
+
+    def score(self, rank_by: RankBy) -> float | None:
+        return score(self.val_accuracy, self.val_loss, rank_by)
 
 
 class DeviceSearchResult(BaseModel):
@@ -112,7 +119,10 @@ class DeviceSearchResult(BaseModel):
     cloud: list[CloudPoint]
     """Every arch measured for this supernet and data (by any search), at this device's latency."""
     front: list[CloudPoint]
-    """The cloud's accuracy-latency Pareto front, fastest first."""
+    """The cloud's Pareto front of latency and ``rank_by``'s score, fastest first: the archs the search
+    would choose at some budget."""
+    rank_by: RankBy = "accuracy"
+    """What the archs were ranked by on val (results from before the choice existed ranked by accuracy)."""
     measured: int
     cache_hits: int
     search_s: float
@@ -183,7 +193,7 @@ def search_device(
     measure: Callable[[Any], float] | None = None,
     callback: SearchCallback | None = None,
 ) -> DeviceSearchResult:
-    """Search the most accurate arch under each budget on ``device``.
+    """Search the best arch (by ``evaluator.rank_by``) under each budget on ``device``.
 
     ``latency`` predicts an arch's latency on the device (its table); ``decode`` turns a cached
     arch's JSON back into an arch; ``sample`` draws initial populations (the FLOPs pools);
@@ -205,7 +215,7 @@ def search_device(
         callback.on_budget(result)
         results.append(result)
     cloud = _cloud(evaluator, latency, decode)
-    front = [cloud[i] for i in pareto_front([p.predicted_ms for p in cloud], [p.val_accuracy for p in cloud])]
+    front = [cloud[i] for i in pareto_front([p.predicted_ms for p in cloud], [p.score(evaluator.rank_by) for p in cloud])]
     return DeviceSearchResult(
         device=device,
         supernet=evaluator.context.supernet,
@@ -216,6 +226,7 @@ def search_device(
         measured=evaluator.stats.misses - before.misses,
         cache_hits=evaluator.stats.hits - before.hits,
         search_s=time.perf_counter() - started,
+        rank_by=evaluator.rank_by,
     )
 
 
@@ -238,7 +249,8 @@ def _search_budget(
     cached = evaluator.cached()
     # The smallest subnet goes in last: it always meets a feasible budget, so even a budget so tight
     # that random draws almost never fit has a valid population to evolve from.
-    seeds = _warm_start(cached, constraint, decode, int(cfg.warm_start_fraction * cfg.population)) + [space.smallest()]
+    seeds = _warm_start(cached, constraint, decode, int(cfg.warm_start_fraction * cfg.population), evaluator.rank_by)
+    seeds.append(space.smallest())
     outcome = evolve(
         space,
         evaluator,
@@ -248,14 +260,16 @@ def _search_budget(
         sample=sample,
         seeds=seeds,
         screen=_screen(cached, cfg, evaluator),
-        on_generation=lambda g, best, n: callback.on_generation(constraint.budget_ms, g, best.accuracy, n),
+        on_generation=lambda g, best, n: callback.on_generation(
+            constraint.budget_ms, g, evaluator.lookup(best.arch).accuracy, n),
     )
     if measure is None:
         chosen, measured_ms, rejected = outcome.best, None, []
     else:
         chosen, measured_ms, rejected = confirm_within_budget(
-            outcome.scored, constraint.budget_ms, latency.predict, measure, cfg.confirm_candidates)
+            outcome.scored, constraint.budget_ms, latency.predict, measure, cfg.confirm_candidates, evaluator.lookup)
     arch = chosen.arch
+    evaluation = evaluator.lookup(arch)
     return BudgetResult(
         budget_ms=constraint.budget_ms,
         arch_id=arch.id,
@@ -264,7 +278,8 @@ def _search_budget(
         measured_ms=measured_ms,
         within_budget=None if measured_ms is None else measured_ms <= constraint.budget_ms,
         rejected=rejected,
-        val_accuracy=chosen.accuracy,
+        val_accuracy=evaluation.accuracy,
+        val_loss=evaluation.loss,
         macs=macs(arch) if macs is not None else None,
         params=params(arch) if params is not None else None,
         evaluations=outcome.evaluations,
@@ -276,9 +291,9 @@ def _search_budget(
 
 def confirm_within_budget(
     scored: Sequence[Scored], budget_ms: float, predict: Callable[[Any], float], measure: Callable[[Any], float],
-    tries: int,
+    tries: int, evaluation: Callable[[Any], Evaluation],
 ) -> tuple[Scored, float, list[RejectedCandidate]]:
-    """The most accurate scored arch whose latency, timed on the device, holds ``budget_ms``.
+    """The best scored arch whose latency, timed on the device, holds ``budget_ms``.
 
     The table's prediction can be low for a whole family of archs (the fusions and overheads a sum
     of blocks misses), so after a miss the prediction of every later candidate is scaled by the
@@ -286,7 +301,7 @@ def confirm_within_budget(
     archs are timed; if none holds, the fastest of them is returned (its result says so).
     """
     ratio, timed, rejected = 1.0, [], []
-    for candidate in sorted(scored, key=lambda s: (-s.accuracy, s.arch.id)):
+    for candidate in sorted(scored, key=lambda s: (-s.score, s.arch.id)):
         if len(timed) >= tries:
             break
         predicted = predict(candidate.arch)
@@ -296,17 +311,20 @@ def confirm_within_budget(
         if measured <= budget_ms:
             return candidate, measured, rejected
         timed.append((measured, candidate))
-        rejected.append(RejectedCandidate(arch_id=candidate.arch.id, val_accuracy=candidate.accuracy,
+        found = evaluation(candidate.arch)
+        rejected.append(RejectedCandidate(arch_id=candidate.arch.id, val_accuracy=found.accuracy, val_loss=found.loss,
                                           predicted_ms=predicted, measured_ms=measured))
         ratio = max(ratio, measured / predicted)
     measured, fastest = min(timed, key=lambda t: (t[0], t[1].arch.id))
     return fastest, measured, [r for r in rejected if r.arch_id != fastest.arch.id]
 
 
-def _warm_start(cached: list[Evaluation], constraint: Constraint, decode: Callable[[dict[str, Any]], Any], n: int) -> list[Any]:
-    """The ``n`` most accurate cached archs that meet the constraint."""
+def _warm_start(
+    cached: list[Evaluation], constraint: Constraint, decode: Callable[[dict[str, Any]], Any], n: int, rank_by: RankBy
+) -> list[Any]:
+    """The ``n`` best cached archs (by ``rank_by``) that meet the constraint."""
     chosen: list[Any] = []
-    for evaluation in sorted(cached, key=lambda e: (-e.accuracy, e.arch_id)):
+    for evaluation in sorted(cached, key=lambda e: (-e.score(rank_by), e.arch_id)):  # type: ignore[operator]
         if len(chosen) >= n:
             break
         arch = decode(evaluation.arch)
@@ -320,13 +338,13 @@ def _screen(cached: list[Evaluation], cfg: SearchConfig, evaluator: AccuracyEval
     if cfg.predictor_screen <= 1 or len(cached) < cfg.predictor_min_points:
         return None
     predictor = AccuracyPredictor.fit(
-        [e.arch_id for e in cached], [e.arch for e in cached], [e.accuracy for e in cached], seed=cfg.seed
+        [e.arch_id for e in cached], [e.arch for e in cached], [e.score(evaluator.rank_by) for e in cached], seed=cfg.seed
     )
     return lambda archs: predictor.estimate([a.id for a in archs], [evaluator.encode(a) for a in archs])
 
 
 def _cloud(evaluator: AccuracyEvaluator, latency: LatencyModel, decode: Callable[[dict[str, Any]], Any]) -> list[CloudPoint]:
     return [
-        CloudPoint(arch_id=e.arch_id, predicted_ms=latency.predict(decode(e.arch)), val_accuracy=e.accuracy)
+        CloudPoint(arch_id=e.arch_id, predicted_ms=latency.predict(decode(e.arch)), val_accuracy=e.accuracy, val_loss=e.loss)
         for e in evaluator.cached()
     ]

@@ -13,15 +13,15 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from elasticvit.search.cache import CacheContext, Evaluation, EvaluationCache
+from elasticvit.search.cache import CacheContext, Evaluation, EvaluationCache, RankBy
 
 
 class Scorer(Protocol):
-    """Measures a subnet's top-1 accuracy; ``samples`` is how many images it scores on."""
+    """Measures a subnet's (top-1 accuracy, mean cross-entropy); ``samples`` is how many images it scores on."""
 
     samples: int
 
-    def __call__(self, arch: Any) -> float: ...
+    def __call__(self, arch: Any) -> tuple[float, float]: ...
 
 
 class EvaluatorStats(BaseModel):
@@ -33,7 +33,11 @@ class EvaluatorStats(BaseModel):
 
 
 class AccuracyEvaluator:
-    """Accuracy per arch, cached by (arch id, supernet hash, data hash) in an ``EvaluationCache``."""
+    """Accuracy and loss per arch, cached by (arch id, supernet hash, data hash) in an ``EvaluationCache``.
+
+    As a search's fitness it gives each arch's score under ``rank_by``: its top-1, or minus its
+    cross-entropy, which ranks subnets with less noise on a small val split (docs/search.md).
+    """
 
     def __init__(
         self,
@@ -41,19 +45,23 @@ class AccuracyEvaluator:
         cache: EvaluationCache,
         context: CacheContext,
         encode: Callable[[Any], dict[str, Any]] | None = None,
+        rank_by: RankBy = "accuracy",
     ) -> None:
         self.scorer = scorer
         self.cache = cache
         self.context = context
         self.encode = encode or _pydantic_json
+        self.rank_by = rank_by
         self.stats = EvaluatorStats()
 
-    def evaluate(self, arch: Any) -> float:
-        return self.evaluate_many([arch])[0]
-
     def evaluate_many(self, archs: Sequence[Any]) -> list[float]:
-        """Accuracies in the order given; each distinct uncached arch is measured exactly once."""
-        known = {arch_id: e.accuracy for arch_id, e in self.cache.get_many(self.context, [a.id for a in archs]).items()}
+        """Scores under ``rank_by`` in the order given."""
+        return [e.score(self.rank_by) for e in self.evaluations(archs)]  # type: ignore[misc]
+
+    def evaluations(self, archs: Sequence[Any]) -> list[Evaluation]:
+        """Evaluations in the order given; each distinct arch the cache cannot score is measured exactly once."""
+        known = {i: e for i, e in self.cache.get_many(self.context, [a.id for a in archs]).items()
+                 if e.score(self.rank_by) is not None}
         for arch in archs:
             if arch.id in known:
                 self.stats.hits += 1
@@ -62,26 +70,27 @@ class AccuracyEvaluator:
             self.stats.misses += 1
         return [known[a.id] for a in archs]
 
-    def cached(self) -> list[Evaluation]:
-        """Everything measured so far for this supernet and data (by any search, any device)."""
-        return self.cache.all(self.context)
+    def lookup(self, arch: Any) -> Evaluation:
+        """The stored evaluation of an arch this search has scored (not counted as a cache hit)."""
+        found = self.cache.get(self.context, arch.id)
+        if found is None:
+            raise KeyError(f"{arch.id} has not been scored for this supernet and data")
+        return found
 
-    def _measure(self, arch: Any) -> float:
+    def cached(self) -> list[Evaluation]:
+        """Everything measured so far for this supernet and data (by any search, any device) that has a
+        score under ``rank_by`` (entries stored before losses were kept have none)."""
+        return [e for e in self.cache.all(self.context) if e.score(self.rank_by) is not None]
+
+    def _measure(self, arch: Any) -> Evaluation:
         start = time.perf_counter()
-        accuracy = float(self.scorer(arch))
+        accuracy, loss = self.scorer(arch)
         seconds = time.perf_counter() - start
         self.stats.measure_s += seconds
-        self.cache.put(
-            self.context,
-            Evaluation(
-                arch_id=arch.id,
-                accuracy=accuracy,
-                samples=self.scorer.samples,
-                seconds=seconds,
-                arch=self.encode(arch),
-            ),
-        )
-        return accuracy
+        evaluation = Evaluation(arch_id=arch.id, accuracy=float(accuracy), loss=float(loss),
+                                samples=self.scorer.samples, seconds=seconds, arch=self.encode(arch))
+        self.cache.put(self.context, evaluation)
+        return evaluation
 
 
 def _pydantic_json(arch: Any) -> dict[str, Any]:

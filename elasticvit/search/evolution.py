@@ -28,11 +28,13 @@ class ArchSpace(Protocol):
 
 
 class Fitness(Protocol):
+    """The score of each arch, higher is better (``AccuracyEvaluator`` gives the search's objective)."""
+
     def evaluate_many(self, archs: Sequence[Any]) -> list[float]: ...
 
 
 Screen = Callable[[list[Any]], np.ndarray]
-"""Predicted accuracy of candidates: used to choose which of them are worth scoring."""
+"""Predicted score of candidates: used to choose which of them are worth scoring."""
 
 GenerationCallback = Callable[[int, Scored, int], None]
 """Called after each generation with its index, the best so far and the distinct archs scored."""
@@ -54,7 +56,7 @@ def evolve(
     screen: Screen | None = None,
     on_generation: GenerationCallback | None = None,
 ) -> SearchOutcome:
-    """Search for the most accurate arch that ``admits`` accepts.
+    """Search for the arch with the highest ``fitness`` that ``admits`` accepts.
 
     ``sample`` draws the initial population (default ``space.sample``; the device search passes the
     FLOPs pools so every size is represented); ``seeds`` go in first (archs already known to be
@@ -64,7 +66,7 @@ def evolve(
     next parent set is not worth a measurement. A generation left with no child ends the search.
 
     The search runs ``cfg.generations`` generations after the initial one, or stops early once the
-    best accuracy has not improved for ``cfg.patience`` generations.
+    best score has not improved for ``cfg.patience`` generations.
     """
     draw = sample or space.sample
     seen: dict[str, Scored] = {}
@@ -76,8 +78,8 @@ def evolve(
     for generation in range(cfg.generations + 1):
         ranked = _score(population, fitness, seen)
         best = best_of(list(seen.values()))
-        stale = stale + 1 if history and best.accuracy <= history[-1] else 0
-        history.append(best.accuracy)
+        stale = stale + 1 if history and best.score <= history[-1] else 0
+        history.append(best.score)
         if on_generation is not None:
             on_generation(generation, best, len(seen))
         if generation == cfg.generations or (cfg.patience is not None and stale >= cfg.patience):
@@ -113,9 +115,9 @@ def _initial_population(
 def _score(population: list[Any], fitness: Fitness, seen: dict[str, Scored]) -> list[Scored]:
     """Score the archs not scored yet by this search, record them, return the population best first."""
     new = [a for a in population if a.id not in seen]
-    for arch, accuracy in zip(new, fitness.evaluate_many(new), strict=True):
-        seen[arch.id] = Scored(arch, accuracy)
-    return sorted((seen[a.id] for a in population), key=lambda s: (-s.accuracy, s.arch.id))
+    for arch, score in zip(new, fitness.evaluate_many(new), strict=True):
+        seen[arch.id] = Scored(arch, score)
+    return sorted((seen[a.id] for a in population), key=lambda s: (-s.score, s.arch.id))
 
 
 def _offspring(

@@ -9,12 +9,13 @@ from typing import Any
 @dataclass(frozen=True)
 class Scored:
     arch: Any
-    accuracy: float
+    score: float
+    """What the search maximises: val top-1, or minus the val cross-entropy (``search.rank_by``)."""
 
 
 @dataclass(frozen=True)
 class SearchOutcome:
-    """The best admitted arch, every arch scored on the way, and the best accuracy per generation."""
+    """The best admitted arch, every arch scored on the way, and the best score per generation."""
 
     best: Scored
     scored: tuple[Scored, ...]
@@ -27,5 +28,5 @@ class SearchOutcome:
 
 
 def best_of(scored: list[Scored]) -> Scored:
-    """Highest accuracy; ties go to the smaller arch id, so the choice does not depend on order."""
-    return min(scored, key=lambda s: (-s.accuracy, s.arch.id))
+    """Highest score; ties go to the smaller arch id, so the choice does not depend on order."""
+    return min(scored, key=lambda s: (-s.score, s.arch.id))

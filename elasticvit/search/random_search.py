@@ -33,6 +33,6 @@ def random_search(
     if not chosen:
         raise SearchError(f"no admitted arch among {MAX_DRAWS_PER_SLOT * evaluations} draws")
     archs = list(chosen.values())
-    scored = tuple(Scored(a, acc) for a, acc in zip(archs, fitness.evaluate_many(archs), strict=True))
+    scored = tuple(Scored(a, score) for a, score in zip(archs, fitness.evaluate_many(archs), strict=True))
     best = best_of(list(scored))
-    return SearchOutcome(best=best, scored=scored, history=(best.accuracy,))
+    return SearchOutcome(best=best, scored=scored, history=(best.score,))

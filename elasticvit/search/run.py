@@ -84,6 +84,7 @@ def _search(
         SupernetScorer(supernet, data),
         EvaluationCache(cache_path(cfg.search)),
         CacheContext(supernet=sha256_file(supernet_path), data=data.hash),
+        rank_by=cfg.search.rank_by,
     )
     pools = FlopsPools.cached(
         space, cfg.sampling.num_levels, num_classes, SEARCH_POOL_SIZE, cfg.search.seed, Path(cfg.search.output_dir) / "pools"

@@ -82,7 +82,7 @@ def balanced_subset(labels: np.ndarray, n: int | None, seed: int) -> np.ndarray:
 
 
 class SupernetScorer:
-    """Top-1 of a subnet using the supernet's shared weights (``Scorer`` for ``AccuracyEvaluator``).
+    """Top-1 and loss of a subnet using the supernet's shared weights (``Scorer`` for ``AccuracyEvaluator``).
 
     Scores on the supernet itself with the arch activated: no copy of the weights per subnet. The
     supernet's BN buffers are restored after each score.
@@ -93,10 +93,10 @@ class SupernetScorer:
         self.data = data
         self.samples = sum(len(y) for _, y in data.val_batches)
 
-    def __call__(self, arch: Arch) -> float:
+    def __call__(self, arch: Arch) -> tuple[float, float]:
+        """(top-1, mean cross-entropy) on the val subset."""
         with preserved_bn_state(self.supernet):
-            accuracy, _ = evaluate_subnet(self.supernet, arch, self.data.val_batches, self.data.calib_batches)
-        return accuracy
+            return evaluate_subnet(self.supernet, arch, self.data.val_batches, self.data.calib_batches)
 
 
 @contextlib.contextmanager
