@@ -65,6 +65,21 @@ def test_a_bad_spec_is_refused_naming_the_file_and_nothing_is_added(tmp_path: Pa
     assert experiment_devices(cfg) == list(cfg.latency.devices) and not added_dir(cfg).exists()
 
 
+def test_re_adding_a_device_with_another_calibration_count_updates_it(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    add_device(cfg, _spec_file(tmp_path))
+    assert device_spec(cfg, NEW["name"]).calibration_archs == 30
+    updated = add_device(cfg, _spec_file(tmp_path, calibration_archs=60))
+    assert updated.calibration_archs == device_spec(cfg, NEW["name"]).calibration_archs == 60
+    assert sorted(p.name for p in added_dir(cfg).iterdir()) == [f"{NEW['name']}.yaml"]
+    # a configured device's count lives in its device file: the error says where
+    configured = tmp_path / "configured.yaml"
+    configured.write_text(yaml.safe_dump({**load_device("torch-cpu-1t").model_dump(mode="json"), "calibration_archs": 5}))
+    with pytest.raises(DeviceError, match=r"configured in latency.devices.*change its calibration_archs, edit .*torch-cpu-1t.yaml"):
+        add_device(cfg, configured)
+    assert device_spec(cfg, "torch-cpu-1t").calibration_archs == load_device("torch-cpu-1t").calibration_archs
+
+
 def test_a_configured_device_cannot_be_removed_and_an_unknown_one_is_named(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path)
     with pytest.raises(DeviceError, match="configured in latency.devices"):

@@ -51,8 +51,9 @@ def device_spec(cfg: ExperimentConfig, name_or_path: str | os.PathLike[str]) -> 
 def add_device(cfg: ExperimentConfig, path: str | os.PathLike[str]) -> DeviceSpec:
     """Validate the spec at ``path`` and add it to the experiment; return it.
 
-    Adding the same spec twice is a no-op; a different spec under a name the experiment already
-    uses is refused (its table and models are filed under that name).
+    Adding the same spec twice is a no-op, and one that differs only outside its measurement fields
+    (the calibration count, the description) replaces the added one; a spec that measures differently
+    under a name the experiment already uses is refused (its table and models are filed under that name).
     """
     path = Path(path)
     if not path.is_file():
@@ -71,8 +72,15 @@ def add_device(cfg: ExperimentConfig, path: str | os.PathLike[str]) -> DeviceSpe
                 f"{path}: device '{spec.name}' is already part of experiment '{cfg.name}' with other "
                 f"settings ({where}); give the new device another name"
             )
-        if spec.name in cfg.latency.devices or target.exists():
+        if existing == spec and (spec.name in cfg.latency.devices or target.exists()):
             return existing
+        if spec.name in cfg.latency.devices and not target.exists():
+            changed = sorted(k for k, v in spec.model_dump().items() if existing.model_dump()[k] != v)
+            raise DeviceError(
+                f"{path}: device '{spec.name}' is configured in latency.devices of '{cfg.name}'; to change its "
+                f"{', '.join(changed)}, edit {DEVICE_DIR / f'{spec.name}.yaml'} (or set latency.calibration_archs)"
+            )
+    # new, or the same device with another calibration count or description: its tables stay valid
     write_text(target, yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
     return spec
 
