@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.supernet_eval import SHARED_CIFAR, SubnetScorer, prepare_shared_cifar
-from bench.supernet_quality import RECORDS, RESULTS, WORK, kendall_tau, run_key, spearman
+from bench.supernet_quality import RECORDS, RESULTS, ROOT, WORK, kendall_tau, run_key, spearman
 from elasticvit.config import load_config
 from elasticvit.data import InMemoryLoader, load_split
 from elasticvit.layout import supernet_path
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
             log.info("%d/%d %s", i + 1, len(archs), rows[-1])
     test_top1 = [r["test_top1"] for r in rows]
     report = {
-        "supernet": key, "records": str(RECORDS / key), "subnets": len(rows), "seed": SEED,
+        "supernet": key, "records": str((RECORDS / key).relative_to(ROOT)), "subnets": len(rows), "seed": SEED,
         "val_images": sum(len(y) for _, y in val), "test_images": sum(len(y) for _, y in test),
         "test_spread_pts": round(100 * (max(test_top1) - min(test_top1)), 2),
         "agreement_with_test_top1": agreement(rows), "rows": rows,
