@@ -23,7 +23,7 @@ from tasks.tracking import (
 
 
 class MlflowSearchCallback(SearchCallback):
-    """Best accuracy per generation on the device's run; a nested run per chosen budget.
+    """The best arch's val accuracy per generation on the device's run; a nested run per chosen budget.
 
     A budget's run is the subnet's one run (``kind=subnet``): the export task later adds its test
     accuracy and ONNX model to it (``tasks.export``), so ``run_ids`` keeps each budget's run id.
@@ -51,10 +51,14 @@ class MlflowSearchCallback(SearchCallback):
                       "rejected_over_budget": len(result.rejected)}
             if result.within_budget is not None:
                 search["within_budget"] = float(result.within_budget)
+            if result.val_loss is not None:
+                search["val_loss"] = result.val_loss
             mlflow.log_metrics({**subnet_metrics(result.val_accuracy, result.measured_ms, result.predicted_ms,
                                                  result.macs, result.params), **search})
-            for generation, accuracy in enumerate(result.history):
-                mlflow.log_metric("best_val_accuracy", accuracy, step=generation)
+            # the history is the search's score: the top-1, or minus the loss
+            name, sign = ("best_val_accuracy", 1.0) if self.cfg.search.rank_by == "accuracy" else ("best_val_loss", -1.0)
+            for generation, score in enumerate(result.history):
+                mlflow.log_metric(name, sign * score, step=generation)
             mlflow.log_dict(result.arch, "arch.json")
         self.run_ids[result.budget_ms] = run.info.run_id
 

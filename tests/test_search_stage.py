@@ -289,6 +289,10 @@ def test_tasks_nest_runs_and_register_every_export(stage_root: Path, sqlite_trac
         assert r.data.tags["registered_model"] == registered_model_name(cfg, device)
         # the figures the search logged are not logged again by the export
         assert len(client.get_metric_history(r.info.run_id, "val_accuracy")) == 1
+        # ranked by the loss (the default): the best loss per generation, never rising
+        assert cfg.search.rank_by == "loss" and r.data.metrics["val_loss"] > 0
+        best = [m.value for m in sorted(client.get_metric_history(r.info.run_id, "best_val_loss"), key=lambda m: m.step)]
+        assert 1 <= len(best) <= cfg.search.generations + 1 and best == sorted(best, reverse=True) and best[-1] > 0
     # the export's own run holds the report, not a second run per subnet
     export_children = client.search_runs([experiment], f"tags.mlflow.parentRunId = '{exported.mlflow_run_id}'")
     assert export_children == []
