@@ -25,7 +25,8 @@ def plot_front(result: DeviceSearchResult, path: str | os.PathLike[str]) -> Path
     ax.step(
         [p.predicted_ms for p in result.front],
         [100 * p.val_accuracy for p in result.front],
-        where="post", color="tab:blue", marker="o", markersize=3, label="Pareto front",
+        # ranked by the loss, the front's top-1 need not rise monotonically
+        where="post", color="tab:blue", marker="o", markersize=3, label=f"Pareto front (by val {result.rank_by})",
     )
     for budget in result.budgets:
         ax.axvline(budget.budget_ms, color="tab:red", linestyle=":", linewidth=0.8)
