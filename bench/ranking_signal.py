@@ -14,6 +14,11 @@ recalibration, as the search does, on:
 
 Each statistic's rank correlation with test top-1 goes to ``bench/results/ranking_signal.json``;
 ``search.rank_by`` ranks by the one that agrees best among those a search may use (held-out images).
+
+It also asks what all subnets share on the val split: the same random archs at two resolutions
+(28 and 32), scored image by image, give each split's accuracy gap between the resolutions with a
+95 % bootstrap interval over its images: a gap the val split shows and the test split does not is
+a property of those images that no statistic computed on them can remove.
 """
 
 from __future__ import annotations
@@ -24,26 +29,34 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from bench.supernet_eval import SHARED_CIFAR, SubnetScorer, prepare_shared_cifar
 from bench.supernet_quality import RECORDS, RESULTS, ROOT, WORK, kendall_tau, run_key, spearman
 from elasticvit.config import load_config
-from elasticvit.data import InMemoryLoader, load_split
+from elasticvit.data import InMemoryLoader, load_split, resize_batch
 from elasticvit.layout import supernet_path
+from elasticvit.model import Supernet
+from elasticvit.space import Arch
 from elasticvit.training import accuracy, evaluate_subnet
-from elasticvit.training.bn_calibration import preserved_bn_state
+from elasticvit.training.bn_calibration import preserved_bn_state, recalibrate_bn
 from elasticvit.training.checkpoint import load_supernet
 from elasticvit.utils.atomic import write_json
 
 SUBNETS = 80
 SEED = 7
 TRAIN_IMAGES = 2000
+PAIRED_RESOLUTIONS = (28, 32)
+PAIRED_ARCHS = 20
+BOOTSTRAP = 2000
 
 STATISTICS = {  # name -> (field, sign: +1 where higher is better)
     "val_top1": ("val_top1", 1.0),
     "val_cross_entropy": ("val_loss", -1.0),
     "train_top1": ("train_top1", 1.0),
 }
+
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 log = logging.getLogger("bench")
 
@@ -56,6 +69,40 @@ def agreement(rows: Sequence[Mapping[str, float]], truth: str = "test_top1") -> 
         values = [sign * r[field] for r in rows]
         out[name] = {"spearman": _round(spearman(values, target)), "kendall_tau": _round(kendall_tau(values, target))}
     return out
+
+
+def gap_with_interval(a: np.ndarray, b: np.ndarray, seed: int = SEED) -> dict[str, float]:
+    """Mean of ``a - b`` over images (per image: the share of archs right) with a 95 % bootstrap
+    interval, resampling images."""
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), (BOOTSTRAP, len(diff)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"gap": round(float(diff.mean()), 4), "low": round(float(low), 4), "high": round(float(high), 4)}
+
+
+@torch.no_grad()
+def correct_per_image(model: Supernet, arch: Arch, batches: Sequence[Batch], calib: Sequence[torch.Tensor]) -> np.ndarray:
+    """1 where ``arch`` (BN recalibrated on ``calib``) classifies the image right, else 0."""
+    model.set_active(arch)
+    recalibrate_bn(model, (resize_batch(x, arch.resolution) for x in calib))
+    model.eval()
+    return torch.cat([model(resize_batch(x, arch.resolution)).argmax(-1) == y for x, y in batches]).numpy()
+
+
+def resolution_gaps(model: Supernet, splits: Mapping[str, Sequence[Batch]], calib: Sequence[torch.Tensor]) -> dict:
+    """Per split, the accuracy of the same archs at the first paired resolution minus the second."""
+    rng = np.random.default_rng([SEED, 1])
+    archs = [model.space.sample(rng) for _ in range(PAIRED_ARCHS)]
+    share: dict[int, dict[str, np.ndarray]] = {}
+    with preserved_bn_state(model):
+        for res in PAIRED_RESOLUTIONS:
+            right = {k: [correct_per_image(model, a.model_copy(update={"resolution": res}), b, calib) for a in archs]
+                     for k, b in splits.items()}
+            share[res] = {k: np.mean(v, axis=0) for k, v in right.items()}
+    first, second = PAIRED_RESOLUTIONS
+    return {"archs": PAIRED_ARCHS, "resolutions": list(PAIRED_RESOLUTIONS),
+            **{k: gap_with_interval(share[first][k], share[second][k]) for k in splits}}
 
 
 def _round(x: float | None) -> float | None:
@@ -93,14 +140,16 @@ def main(argv: list[str] | None = None) -> None:
                          "train_top1": train_top1})
             log.info("%d/%d %s", i + 1, len(archs), rows[-1])
     test_top1 = [r["test_top1"] for r in rows]
+    gaps = resolution_gaps(supernet, {"val": val, "test": test}, scorer.calib)
     report = {
         "supernet": key, "records": str((RECORDS / key).relative_to(ROOT)), "subnets": len(rows), "seed": SEED,
         "val_images": sum(len(y) for _, y in val), "test_images": sum(len(y) for _, y in test),
         "test_spread_pts": round(100 * (max(test_top1) - min(test_top1)), 2),
-        "agreement_with_test_top1": agreement(rows), "rows": rows,
+        "agreement_with_test_top1": agreement(rows), "resolution_gap": gaps, "rows": rows,
     }
     write_json(RESULTS / f"{args.name}.json", report)
     log.info("agreement with test top-1: %s", report["agreement_with_test_top1"])
+    log.info("resolution %d minus %d, same archs: %s", *PAIRED_RESOLUTIONS, gaps)
 
 
 if __name__ == "__main__":
