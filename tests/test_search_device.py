@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +128,18 @@ def test_result_round_trips_and_plots(tmp_path: Path) -> None:
     assert DeviceSearchResult.load(result.save(tmp_path / "r.json")) == result
     png = plot_front(result, tmp_path / "front.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_result_from_before_the_ranking_choice_loads_as_ranked_by_accuracy(tmp_path: Path) -> None:
+    result, _ = _search(tmp_path, DEVICE_A, [12.0], "a")
+    old = json.loads(result.model_dump_json())
+    del old["rank_by"]
+    for point in old["cloud"] + old["front"] + old["budgets"]:
+        del point["val_loss"]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    loaded = DeviceSearchResult.load(tmp_path / "old.json")
+    assert loaded.rank_by == "accuracy" and loaded.budgets[0].val_loss is None
+    assert loaded.front[0].score("accuracy") == loaded.front[0].val_accuracy and loaded.front[0].score("loss") is None
 
 
 def test_screening_with_a_predictor_fitted_on_the_cache(tmp_path: Path) -> None:
