@@ -82,12 +82,15 @@ def gap_with_interval(a: np.ndarray, b: np.ndarray, seed: int = SEED) -> dict[st
 
 
 @torch.no_grad()
-def correct_per_image(model: Supernet, arch: Arch, batches: Sequence[Batch], calib: Sequence[torch.Tensor]) -> np.ndarray:
-    """1 where ``arch`` (BN recalibrated on ``calib``) classifies the image right, else 0."""
+def correct_per_image(
+    model: Supernet, arch: Arch, splits: Mapping[str, Sequence[Batch]], calib: Sequence[torch.Tensor]
+) -> dict[str, np.ndarray]:
+    """Per split, 1 where ``arch`` (BN recalibrated once on ``calib``) classifies the image right, else 0."""
     model.set_active(arch)
     recalibrate_bn(model, (resize_batch(x, arch.resolution) for x in calib))
     model.eval()
-    return torch.cat([model(resize_batch(x, arch.resolution)).argmax(-1) == y for x, y in batches]).numpy()
+    return {k: torch.cat([model(resize_batch(x, arch.resolution)).argmax(-1) == y for x, y in batches]).numpy()
+            for k, batches in splits.items()}
 
 
 def resolution_gaps(model: Supernet, splits: Mapping[str, Sequence[Batch]], calib: Sequence[torch.Tensor]) -> dict:
@@ -97,9 +100,8 @@ def resolution_gaps(model: Supernet, splits: Mapping[str, Sequence[Batch]], cali
     share: dict[int, dict[str, np.ndarray]] = {}
     with preserved_bn_state(model):
         for res in PAIRED_RESOLUTIONS:
-            right = {k: [correct_per_image(model, a.model_copy(update={"resolution": res}), b, calib) for a in archs]
-                     for k, b in splits.items()}
-            share[res] = {k: np.mean(v, axis=0) for k, v in right.items()}
+            right = [correct_per_image(model, a.model_copy(update={"resolution": res}), splits, calib) for a in archs]
+            share[res] = {k: np.mean([r[k] for r in right], axis=0) for k in splits}
     first, second = PAIRED_RESOLUTIONS
     return {"archs": PAIRED_ARCHS, "resolutions": list(PAIRED_RESOLUTIONS),
             **{k: gap_with_interval(share[first][k], share[second][k]) for k in splits}}

@@ -75,7 +75,8 @@ def add_device(cfg: ExperimentConfig, path: str | os.PathLike[str]) -> DeviceSpe
         if existing == spec and (spec.name in cfg.latency.devices or target.exists()):
             return existing
         if spec.name in cfg.latency.devices and not target.exists():
-            changed = sorted(k for k, v in spec.model_dump().items() if existing.model_dump()[k] != v)
+            before = existing.model_dump()
+            changed = sorted(k for k, v in spec.model_dump().items() if before[k] != v)
             raise DeviceError(
                 f"{path}: device '{spec.name}' is configured in latency.devices of '{cfg.name}'; to change its "
                 f"{', '.join(changed)}, edit {DEVICE_DIR / f'{spec.name}.yaml'} (or set latency.calibration_archs)"
