@@ -1,6 +1,6 @@
 """Is a middle arch's gap to its standalone figure made up by training it as itself?
 
-    python -m bench.direct_training --steps 600      # about 10 minutes on 2 cores
+    python -m bench.direct_training --steps 600      # about 6 minutes on 2 cores
 
 Reads the supernet ``bench.supernet_quality`` trained with ``configs/cifar10.yaml`` as shipped
 (run that first). For each of its named middle archs (``level2``, ``level5``), from the trained
