@@ -51,7 +51,7 @@ log = logging.getLogger("bench")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--lr", type=float, default=2e-4, help="constant: the shipped schedule's value about 90 %% through")
+    parser.add_argument("--lr", type=float, default=2e-4, help="constant: the shipped cosine schedule's value about 80 %% through")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = load_config("cifar10", [])
