@@ -27,11 +27,9 @@ import logging
 
 import numpy as np
 import torch
-from timm.loss import LabelSmoothingCrossEntropy
-from timm.optim import create_optimizer_v2
 
 from bench.supernet_eval import SHARED_CIFAR, SubnetScorer, prepare_shared_cifar
-from bench.supernet_quality import RESULTS, WORK, run_key
+from bench.supernet_quality import RESULTS, WORK, run_key, trained_run_dir
 from elasticvit.config import load_config
 from elasticvit.data import InMemoryLoader, load_split, resize_batch
 from elasticvit.layout import supernet_path
@@ -39,6 +37,8 @@ from elasticvit.space import Arch
 from elasticvit.space.complexity import arch_macs
 from elasticvit.training import pools_for
 from elasticvit.training.checkpoint import load_supernet
+from elasticvit.training.losses import build_losses
+from elasticvit.training.recipe import build_optimizer
 from elasticvit.utils.atomic import write_json
 
 TARGETS = ("level2", "level5")
@@ -55,10 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = load_config("cifar10", [])
-    key = run_key(cfg)
-    run_dir = WORK / "full" / key / "supernet"
-    if not supernet_path(run_dir).exists():
-        raise SystemExit(f"{supernet_path(run_dir)}: no supernet; run `python -m bench.supernet_quality --part train` first")
+    run_dir = trained_run_dir(cfg)
     data_dir = prepare_shared_cifar(WORK / "full" / "data", SHARED_CIFAR)
     model, meta = load_supernet(supernet_path(run_dir))
     pools = pools_for(cfg, meta.space, meta.num_classes, run_dir / "pools")
@@ -69,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     loader = InMemoryLoader(images, labels, batch_size=cfg.training.batch_size, shuffle=True, augment=True,
                             flip=cfg.training.hflip, drop_last=True, generator=torch.Generator().manual_seed(SEED))
     batches = list(itertools.islice(itertools.chain.from_iterable(itertools.repeat(loader)), args.steps))
-    loss_fn = LabelSmoothingCrossEntropy(cfg.training.label_smoothing)
+    loss_fn = build_losses(cfg.training, soft_labels=False).anchor
     trained = copy.deepcopy(model.state_dict())
     rng = np.random.default_rng(SEED)
     rows = []
@@ -82,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         for mode in ("direct", "level"):
             model.load_state_dict(trained)
             model.train()
-            optimizer = create_optimizer_v2(model, opt=cfg.training.optimizer, lr=args.lr, weight_decay=cfg.training.weight_decay)
+            optimizer = build_optimizer(model, cfg.training.model_copy(update={"lr": args.lr}))
             for x, y in batches:
                 step_arch = arch if mode == "direct" else pools.sample(level, rng)
                 model.set_active(step_arch)
@@ -100,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
                 "level_members_mean": [round(float(np.mean(before[3:])), 4), round(float(np.mean(after[3:])), 4)],
             })
             log.info("%s", rows[-1])
-    report = {"supernet": key, "steps": args.steps, "lr": args.lr, "batch_size": cfg.training.batch_size,
+    report = {"supernet": run_key(cfg), "steps": args.steps, "lr": args.lr, "batch_size": cfg.training.batch_size,
               "level_members": LEVEL_PROBES, "standalone_val": {a["name"]: a.get("standalone_val") for a in shipped if a["name"] in TARGETS}, "rows": rows}
     write_json(RESULTS / "direct_training.json", report)
 

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from bench.supernet_eval import SHARED_CIFAR, SubnetScorer, prepare_shared_cifar
-from bench.supernet_quality import RECORDS, RESULTS, ROOT, WORK, kendall_tau, run_key, spearman
+from bench.supernet_quality import RECORDS, RESULTS, ROOT, WORK, kendall_tau, run_key, spearman, trained_run_dir
 from elasticvit.config import load_config
 from elasticvit.data import InMemoryLoader, load_split, resize_batch
 from elasticvit.layout import supernet_path
@@ -119,9 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = load_config("cifar10", [])
     key = run_key(cfg)
-    path = supernet_path(WORK / "full" / key / "supernet")
-    if not path.exists():
-        raise SystemExit(f"{path}: no supernet; run `python -m bench.supernet_quality --part train` first")
+    path = supernet_path(trained_run_dir(cfg))
     data_dir = prepare_shared_cifar(WORK / "full" / "data", SHARED_CIFAR)
     supernet, _ = load_supernet(path)
     scorer = SubnetScorer(data_dir, split="test")
