@@ -202,8 +202,8 @@ def trained_run_dir(cfg: ExperimentConfig) -> Path:
         raise SystemExit(f"{supernet_path(run_dir)}: no supernet; run `python -m bench.supernet_quality --part train` first")
     return run_dir
 
-ADDED_FIELDS = {("training", "distill_from_epoch"): 0.0, ("sampling", "score_in_step"): False,
-                ("sampling", "level_student"): True}
+ADDED_FIELDS = {("training", "distill_from_epoch"): 0.0, ("training", "switchable_scales"): False,
+                ("sampling", "score_in_step"): False, ("sampling", "level_student"): True}
 """Fields newer than cached runs, with the value that behaves as the recipe did without them."""
 
 INERT_SAMPLING = {"uniform": {"level_student", "score_in_step"}, "complexity": {"score_in_step"}}
@@ -342,7 +342,7 @@ class Resized(nn.Module):
 # no distillation, teacher, EMA, probes or BN recalibration), so changing them keeps its cache.
 NOT_STANDALONE = {"output_dir", "device", "checkpoint_every_steps", "probes_per_level", "distillation", "distill_from_epoch", "alpha_min",
                   "alpha_max", "teacher", "ema_decay", "bn_calib_batches", "drop_path",
-                  "zero_init_last"}
+                  "zero_init_last", "switchable_scales"}
 
 
 def _standalone_key(cfg: ExperimentConfig, arch: Arch, data_dir: Path) -> str:

@@ -12,3 +12,16 @@ def test_the_speed_probe_is_read_from_the_inherited_scoring_record(tmp_path):
     assert sq.recorded_speed_probe_ms(tmp_path) == 6.15
     # evaluate_inherited finds the same record as its cache, so nothing is re-scored
     assert sq.evaluate_inherited(tmp_path / "run", tmp_path, tmp_path, {}, [None] * 50, None) == record
+
+
+
+def test_the_shipped_recipe_finds_its_cached_records_and_a_new_option_gets_a_run_of_its_own():
+    """A recipe field added after the shipped run was cached must not change that run's key at its
+    default (the records committed under the key are the shipped figures)."""
+    from elasticvit.config import load_config
+
+    base = sq.SCALES["full"].overrides
+    key = sq.run_key(load_config("cifar10", base))
+    assert (sq.RECORDS / key / "train.json").exists()
+    assert sq.run_key(load_config("cifar10", [*base, "training.switchable_scales=false"])) == key
+    assert sq.run_key(load_config("cifar10", [*base, "training.switchable_scales=true"])) != key

@@ -120,7 +120,7 @@ def test_weight_rows_keep_their_role_across_head_counts_and_v_scales():
 
     def proj_columns(heads, v_dim):
         proj.set_active(heads, v_dim, 16)
-        return proj.active_weight().reshape(16, heads, v_dim)
+        return proj.active_parameters()[0].reshape(16, heads, v_dim)
 
     small, large = v_rows(2, 4), v_rows(3, 8)
     assert torch.equal(small, large[:2, :4])  # V channel d of head j: the same row

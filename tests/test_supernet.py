@@ -186,3 +186,62 @@ def test_zero_init_last_starts_every_residual_block_as_the_identity(zero_init_la
     # extraction keeps the zeroed weights: the static deep model computes the same
     with torch.no_grad():
         torch.testing.assert_close(net.extract(deep).eval()(x), deep_logits, rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def switchable_net() -> Supernet:
+    """Switchable scales set away from 1, so extraction has to fold the right row of each."""
+    net = randomised(Supernet(SPACES["cifar"], 10, switchable_scales=True))
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.endswith("switch.scales"):
+                p.copy_(1 + 0.5 * torch.randn(p.shape, generator=torch.Generator().manual_seed(len(name))))
+    return net
+
+
+@settings(max_examples=6, deadline=None)
+@given(seeds)
+def test_switchable_scales_fold_into_the_extracted_model(switchable_net, seed):
+    check_extraction(switchable_net, SPACES["cifar"].sample(np.random.default_rng(seed)))
+
+
+def test_switchable_scales_extract_the_space_ends_equivalently(switchable_net):
+    for arch in (SPACES["cifar"].smallest(), SPACES["cifar"].largest()):
+        check_extraction(switchable_net, arch)
+
+
+def test_each_transformer_configuration_owns_its_scale():
+    """Two archs that differ only in one layer's MLP ratio share that layer's weights but not its
+    fc2 scale: changing one's scale moves its logits and leaves the other's."""
+    space = SPACES["cifar"]
+    net = Supernet(space, 10, switchable_scales=True).eval()
+    base = space.largest()
+    last = base.stages[-1]
+    layers = [last.layers[0].model_copy(update={"mlp_ratio": r}) for r in sorted(space.stages[-1].mlp_ratios)[:2]]
+    small, large = (base.model_copy(update={"stages": (*base.stages[:-1], last.model_copy(
+        update={"layers": (layer, *last.layers[1:])}))}) for layer in layers)
+    x = torch.randn(2, 3, base.resolution, base.resolution, generator=torch.Generator().manual_seed(0))
+
+    def logits(arch):
+        net.set_active(arch)
+        with torch.no_grad():
+            return net(x)
+
+    before = {a: logits(a) for a in (small, large)}
+    fc2 = net.stages[-1][1].mlp.fc2  # the stage's first transformer layer (after its downsample)
+    width = last.width
+    with torch.no_grad():
+        fc2.switch.scales[fc2.switch.index[(width * layers[0].mlp_ratio, width)]] *= 3.0
+    assert not torch.allclose(logits(small), before[small])
+    assert torch.equal(logits(large), before[large])
+
+
+def test_switchable_scales_stay_out_of_weight_decay_and_reject_unknown_shapes():
+    net = Supernet(SPACES["cifar"], 10, switchable_scales=True)
+    scales = {n for n, _ in net.named_parameters() if n.endswith("switch.scales")}
+    assert len(scales) == 2 * sum(max(s.depths) for s in SPACES["cifar"].stages if s.kind == "transformer")
+    assert scales <= net.no_weight_decay()
+    fc2 = net.stages[-1][1].mlp.fc2
+    fc2.set_active(7, 5)
+    with pytest.raises(ValueError, match=r"no switchable scale for active shape \(7, 5\)"):
+        fc2(torch.zeros(1, 7))

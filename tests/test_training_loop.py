@@ -192,6 +192,15 @@ def test_final_supernet_loads_weights_only_and_resumed_run_is_a_no_op(
     assert again.resumed_from_step == 6 and again.steps == 6 and again.final_metrics == result.final_metrics
 
 
+def test_switchable_scales_train_and_load_back(tiny_data: Path, tiny_space: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    result = train_supernet(tiny_config(tiny_space, switchable_scales=True), tiny_data, tmp_path)
+    model, meta = load_supernet(result.checkpoint)  # built with the scales the run trained
+    assert meta.config.training.switchable_scales
+    scales = [p for n, p in model.named_parameters() if n.endswith("switch.scales")]
+    assert scales and any(not torch.equal(p, torch.ones_like(p)) for p in scales)
+
+
 def test_a_checkpoint_of_another_config_is_not_resumed(tiny_data: Path, tiny_space: Path, tmp_path: Path) -> None:
     torch.set_num_threads(1)
     train_supernet(tiny_config(tiny_space, "uniform", epochs=1), tiny_data, tmp_path)

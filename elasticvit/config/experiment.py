@@ -137,6 +137,11 @@ class TrainingConfig(Section):
         default=False, description="start every residual block of the supernet as the identity (its last "
         "norm or projection zeroed), so an arch's deeper variants agree with it at initialisation"
     )
+    switchable_scales: bool = Field(
+        default=False, description="give each width, MLP-ratio and V-scale choice of a transformer layer its "
+        "own output scale on the attention and MLP branches (NASViT's switchable scaling), so sizes that share "
+        "weights need not share their outputs' magnitude; folded into the extracted subnet's weights"
+    )
     amp: bool = True
     compile: bool = False
     max_steps_per_epoch: int | None = Field(default=None, ge=1)

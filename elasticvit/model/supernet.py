@@ -18,20 +18,25 @@ from elasticvit.nn.elastic_blocks import (
     ElasticDepthwiseSeparable,
     ElasticMBConv,
     ElasticTransformerBlock,
+    SwitchChoices,
 )
 from elasticvit.space import Arch, SearchSpace
 from elasticvit.space.specs import BlockSpec, arch_blocks, feasible_widths, stage_grids
 
-NO_WEIGHT_DECAY_SUFFIXES = ("rel_pos.table", "qkv.qk_bias", "qkv.v_bias")
+NO_WEIGHT_DECAY_SUFFIXES = ("rel_pos.table", "qkv.qk_bias", "qkv.v_bias", "switch.scales")
 PLAN_CACHE_SIZE = 10_000
 """Archs whose block lists are kept; the cache is cleared when full (bounds memory in long runs)."""
 
 
 class Supernet(nn.Module):
-    def __init__(self, space: SearchSpace, num_classes: int, drop_path: float = 0.0, zero_init_last: bool = False) -> None:
+    def __init__(
+        self, space: SearchSpace, num_classes: int, drop_path: float = 0.0, zero_init_last: bool = False,
+        switchable_scales: bool = False,
+    ) -> None:
         super().__init__()
         self.space, self.num_classes = space, num_classes
-        widths = [max(w) for w in feasible_widths(space)]
+        stage_widths = feasible_widths(space)
+        widths = [max(w) for w in stage_widths]
         rates = iter(_drop_path_rates(space, drop_path))
         self.first_conv = ElasticConvBnAct(3, widths[0], space.first_conv.kernel, space.first_conv.stride)
         self.stem = nn.ModuleList(
@@ -39,14 +44,17 @@ class Supernet(nn.Module):
             for _ in range(max(space.stem.depths))
         )
         self.stages = nn.ModuleList()
-        for stage, c_in, c_out, grids in zip(space.stages, widths[:-1], widths[1:], stage_grids(space), strict=True):
+        for stage, c_in, c_out, choices, grids in zip(
+            space.stages, widths[:-1], widths[1:], stage_widths[1:], stage_grids(space), strict=True
+        ):
             layers: list[ElasticBlock] = []
             if stage.kind == "transformer":
                 ds = space.downsample
                 layers.append(ElasticMBConv(c_in, c_out, ds.expansion, ds.kernel, stage.stride, ds.se, next(rates)))
+                switchable = SwitchChoices(choices, stage.mlp_ratios, stage.v_scales) if switchable_scales else None
                 layers += [
                     ElasticTransformerBlock(c_out, space.head_dim, max(stage.v_scales), max(stage.mlp_ratios), grids,
-                                            next(rates))
+                                            next(rates), switchable=switchable)
                     for _ in range(max(stage.depths))
                 ]
             else:

@@ -12,13 +12,14 @@ the largest token grid and cropped around its centre for smaller grids.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from timm.layers import trunc_normal_
 from torch import nn
 
-from elasticvit.nn.elastic import ElasticOp
+from elasticvit.nn.elastic import ElasticOp, SwitchableScale
 
 
 class ElasticQKV(ElasticOp):
@@ -93,34 +94,43 @@ class ElasticValueConv(ElasticOp):
 
 
 class ElasticProjection(ElasticOp):
-    """Output projection from the [heads, v_dim] attention output back to the width."""
+    """Output projection from the [heads, v_dim] attention output back to the width;
+    ``switchable_shapes`` (heads, v_dim, out) gives each its own output scale (``SwitchableScale``)."""
 
     active_fields = frozenset({"heads", "v_dim", "out_features"})
 
-    def __init__(self, max_heads: int, max_v_dim: int, max_out: int, bias: bool = True) -> None:
+    def __init__(
+        self, max_heads: int, max_v_dim: int, max_out: int, bias: bool = True,
+        switchable_shapes: Sequence[tuple[int, int, int]] = (),
+    ) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.empty(max_out, max_heads, max_v_dim))
         self.bias = nn.Parameter(torch.zeros(max_out)) if bias else None
+        self.switch = SwitchableScale(switchable_shapes, max_out) if switchable_shapes else None
         self.heads, self.v_dim, self.out_features = max_heads, max_v_dim, max_out
         trunc_normal_(self.weight, std=0.02)
 
     def set_active(self, heads: int, v_dim: int, out_features: int) -> None:
         self.heads, self.v_dim, self.out_features = heads, v_dim, out_features
 
-    def active_weight(self) -> torch.Tensor:
+    def active_parameters(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The active configuration's [out, heads * v_dim] weight and bias (its output scale folded in)."""
         c = self.out_features
-        return self.weight[:c, : self.heads, : self.v_dim].reshape(c, self.heads * self.v_dim)
+        weight = self.weight[:c, : self.heads, : self.v_dim].reshape(c, self.heads * self.v_dim)
+        bias = None if self.bias is None else self.bias[:c]
+        if self.switch is None:
+            return weight, bias
+        return self.switch.fold((self.heads, self.v_dim, c), weight, bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bias = None if self.bias is None else self.bias[: self.out_features]
-        return F.linear(x, self.active_weight(), bias)
+        return F.linear(x, *self.active_parameters())
 
     def to_static(self) -> nn.Linear:
-        weight = self.active_weight()
-        linear = nn.Linear(weight.shape[1], weight.shape[0], bias=self.bias is not None)
+        weight, bias = self.active_parameters()
+        linear = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
         linear.weight.data.copy_(weight)
-        if self.bias is not None:
-            linear.bias.data.copy_(self.bias[: self.out_features])
+        if bias is not None:
+            linear.bias.data.copy_(bias)
         return linear
 
 

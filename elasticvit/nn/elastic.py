@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -106,28 +107,66 @@ class ElasticDepthwiseConv2d(ElasticOp):
         return conv
 
 
+class SwitchableScale(nn.Module):
+    """Per-configuration output scales of a weight-shared linear layer (NASViT's switchable scaling).
+
+    The layer's configurations share its weights but not these scales: one learned row per active
+    shape the layer can run, started at 1. ``fold`` multiplies the active weight's rows and bias by
+    the shape's row, so a layer extracted with the folded weights is a plain linear layer computing
+    the same.
+    """
+
+    def __init__(self, shapes: Sequence[tuple[int, ...]], max_out: int) -> None:
+        super().__init__()
+        self.index = {shape: row for row, shape in enumerate(sorted(set(shapes)))}
+        self.scales = nn.Parameter(torch.ones(len(self.index), max_out))
+
+    def fold(
+        self, shape: tuple[int, ...], weight: torch.Tensor, bias: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        row = self.index.get(shape)
+        if row is None:
+            raise ValueError(f"no switchable scale for active shape {shape}; built for {sorted(self.index)}")
+        scale = self.scales[row, : weight.shape[0]]
+        return weight * scale[:, None], None if bias is None else bias * scale
+
+
 class ElasticLinear(ElasticOp):
+    """A linear layer over the leading features; ``switchable_shapes`` (in, out) gives each its own
+    output scale (``SwitchableScale``)."""
 
     active_fields = frozenset({"in_features", "out_features"})
-    def __init__(self, max_in: int, max_out: int, bias: bool = True) -> None:
+
+    def __init__(
+        self, max_in: int, max_out: int, bias: bool = True, switchable_shapes: Sequence[tuple[int, int]] = ()
+    ) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.empty(max_out, max_in))
         self.bias = nn.Parameter(torch.zeros(max_out)) if bias else None
+        self.switch = SwitchableScale(switchable_shapes, max_out) if switchable_shapes else None
         self.in_features, self.out_features = max_in, max_out
         trunc_normal_(self.weight, std=0.02)
 
     def set_active(self, in_features: int, out_features: int) -> None:
         self.in_features, self.out_features = in_features, out_features
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def active_parameters(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The active configuration's weight and bias (its output scale folded in)."""
+        weight = self.weight[: self.out_features, : self.in_features]
         bias = None if self.bias is None else self.bias[: self.out_features]
-        return F.linear(x, self.weight[: self.out_features, : self.in_features], bias)
+        if self.switch is None:
+            return weight, bias
+        return self.switch.fold((self.in_features, self.out_features), weight, bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, *self.active_parameters())
 
     def to_static(self) -> nn.Linear:
-        linear = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None)
-        linear.weight.data.copy_(self.weight[: self.out_features, : self.in_features])
-        if self.bias is not None:
-            linear.bias.data.copy_(self.bias[: self.out_features])
+        weight, bias = self.active_parameters()
+        linear = nn.Linear(self.in_features, self.out_features, bias=bias is not None)
+        linear.weight.data.copy_(weight)
+        if bias is not None:
+            linear.bias.data.copy_(bias)
         return linear
 
 

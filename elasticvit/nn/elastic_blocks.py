@@ -6,6 +6,8 @@ to ``build_block(spec)`` loaded with its ops' active slices (``to_static``).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
@@ -157,7 +159,8 @@ class ElasticAttention(AttentionBase, ActiveConfig):
     active_fields = frozenset({"heads", "v_dim", "grid"})
 
     def __init__(
-        self, max_dim: int, head_dim: int, max_v_dim: int, grids: tuple[int, ...], act_layer: type[nn.Module] = HardSwish
+        self, max_dim: int, head_dim: int, max_v_dim: int, grids: tuple[int, ...], act_layer: type[nn.Module] = HardSwish,
+        proj_shapes: tuple[tuple[int, int, int], ...] = (),
     ) -> None:
         super().__init__()
         max_heads = max_dim // head_dim
@@ -166,7 +169,7 @@ class ElasticAttention(AttentionBase, ActiveConfig):
         self.v_conv = ElasticValueConv(max_heads, max_v_dim, V_CONV_KERNEL)
         self.rel_pos = ElasticRelativePositionBias(max_heads, grids)
         self.act = act_layer()
-        self.proj = ElasticProjection(max_heads, max_v_dim, max_dim)
+        self.proj = ElasticProjection(max_heads, max_v_dim, max_dim, switchable_shapes=proj_shapes)
 
     def set_active(self, dim: int, heads: int, v_dim: int, grid: int) -> None:
         self.heads, self.v_dim, self.grid = heads, v_dim, grid
@@ -179,11 +182,14 @@ class ElasticAttention(AttentionBase, ActiveConfig):
 class ElasticMlp(nn.Module):
     """timm's ``Mlp`` (same child names) over elastic linear layers."""
 
-    def __init__(self, max_dim: int, max_hidden: int, act_layer: type[nn.Module] = HardSwish) -> None:
+    def __init__(
+        self, max_dim: int, max_hidden: int, act_layer: type[nn.Module] = HardSwish,
+        fc2_shapes: tuple[tuple[int, int], ...] = (),
+    ) -> None:
         super().__init__()
         self.fc1 = ElasticLinear(max_dim, max_hidden)
         self.act = act_layer()
-        self.fc2 = ElasticLinear(max_hidden, max_dim)
+        self.fc2 = ElasticLinear(max_hidden, max_dim, switchable_shapes=fc2_shapes)
 
     def set_active(self, dim: int, hidden: int) -> None:
         self.fc1.set_active(dim, hidden)
@@ -193,17 +199,30 @@ class ElasticMlp(nn.Module):
         return self.fc2(self.act(self.fc1(x)))
 
 
+class SwitchChoices(NamedTuple):
+    """A transformer stage's choices that switchable scales are kept for: each (width, V scale) its
+    attention runs and each (width, MLP ratio) its MLP runs gets its own output scale."""
+
+    widths: tuple[int, ...]
+    mlp_ratios: tuple[int, ...]
+    v_scales: tuple[int, ...]
+
+
 class ElasticTransformerBlock(TransformerBlockBase, ElasticBlock):
     def __init__(
         self, max_dim: int, head_dim: int, max_v_scale: int, max_mlp_ratio: int, grids: tuple[int, ...],
-        drop_path: float = 0.0, act_layer: type[nn.Module] = HardSwish,
+        drop_path: float = 0.0, act_layer: type[nn.Module] = HardSwish, switchable: SwitchChoices | None = None,
     ) -> None:
         super().__init__()
+        proj_shapes, fc2_shapes = (), ()
+        if switchable is not None:  # keyed as the projection and fc2 see their active shapes
+            proj_shapes = tuple((w // head_dim, v * head_dim, w) for w in switchable.widths for v in switchable.v_scales)
+            fc2_shapes = tuple((w * r, w) for w in switchable.widths for r in switchable.mlp_ratios)
         self.norm1 = ElasticLayerNorm(max_dim)
-        self.attn = ElasticAttention(max_dim, head_dim, max_v_scale * head_dim, grids, act_layer)
+        self.attn = ElasticAttention(max_dim, head_dim, max_v_scale * head_dim, grids, act_layer, proj_shapes)
         self.drop_path1 = drop_path_or_identity(drop_path)
         self.norm2 = ElasticLayerNorm(max_dim)
-        self.mlp = ElasticMlp(max_dim, max_dim * max_mlp_ratio, act_layer)
+        self.mlp = ElasticMlp(max_dim, max_dim * max_mlp_ratio, act_layer, fc2_shapes)
         self.drop_path2 = drop_path_or_identity(drop_path)
 
     def _configure(self, spec: BlockSpec) -> None:

@@ -156,6 +156,7 @@ def load_supernet(path: str | Path, device: str | torch.device = "cpu") -> tuple
         steps=blob["steps"],
         metrics=blob["metrics"],
     )
-    model = Supernet(meta.space, meta.num_classes).to(device)
+    model = Supernet(meta.space, meta.num_classes,
+                     switchable_scales=meta.config.training.switchable_scales).to(device)
     model.load_state_dict(blob["state_dict"])
     return model.eval(), meta

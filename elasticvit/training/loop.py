@@ -159,7 +159,8 @@ class _Trainer:
 
     def _build_model(self) -> None:
         tc = self.tc
-        self.model = Supernet(self.space, self.num_classes, drop_path=tc.drop_path, zero_init_last=tc.zero_init_last).to(self.device)
+        self.model = Supernet(self.space, self.num_classes, drop_path=tc.drop_path, zero_init_last=tc.zero_init_last,
+                              switchable_scales=tc.switchable_scales).to(self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.forward = torch.compile(self.model) if tc.compile else self.model
         self.optimizer = build_optimizer(self.model, tc)
