@@ -36,6 +36,18 @@ def cifar_net() -> Supernet:
     return randomised(Supernet(SPACES["cifar"], 10))
 
 
+@pytest.fixture(scope="module", params=[False, True], ids=["shared", "switchable-scales"])
+def extraction_net(request: pytest.FixtureRequest) -> Supernet:
+    """The cifar supernet, and one with switchable scales set away from 1, so extraction has to fold
+    the right row of each."""
+    net = randomised(Supernet(SPACES["cifar"], 10, switchable_scales=request.param))
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.endswith("switch.scales"):
+                p.copy_(1 + 0.5 * torch.randn(p.shape, generator=torch.Generator().manual_seed(len(name))))
+    return net
+
+
 @pytest.fixture(scope="module")
 def imagenet_net() -> Supernet:
     return randomised(Supernet(SPACES["imagenet"], 1000))
@@ -55,13 +67,13 @@ def check_extraction(net: Supernet, arch, batch: int = 2) -> None:
 
 @settings(max_examples=8, deadline=None)
 @given(seeds)
-def test_cifar_extraction_is_equivalent(cifar_net, seed):
-    check_extraction(cifar_net, SPACES["cifar"].sample(np.random.default_rng(seed)))
+def test_cifar_extraction_is_equivalent(extraction_net, seed):
+    check_extraction(extraction_net, SPACES["cifar"].sample(np.random.default_rng(seed)))
 
 
-def test_cifar_extremes_extract_equivalently(cifar_net):
+def test_cifar_extremes_extract_equivalently(extraction_net):
     for arch in (SPACES["cifar"].smallest(), SPACES["cifar"].largest()):
-        check_extraction(cifar_net, arch)
+        check_extraction(extraction_net, arch)
 
 
 @settings(max_examples=3, deadline=None)
@@ -186,28 +198,6 @@ def test_zero_init_last_starts_every_residual_block_as_the_identity(zero_init_la
     # extraction keeps the zeroed weights: the static deep model computes the same
     with torch.no_grad():
         torch.testing.assert_close(net.extract(deep).eval()(x), deep_logits, rtol=1e-4, atol=1e-5)
-
-
-@pytest.fixture(scope="module")
-def switchable_net() -> Supernet:
-    """Switchable scales set away from 1, so extraction has to fold the right row of each."""
-    net = randomised(Supernet(SPACES["cifar"], 10, switchable_scales=True))
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if name.endswith("switch.scales"):
-                p.copy_(1 + 0.5 * torch.randn(p.shape, generator=torch.Generator().manual_seed(len(name))))
-    return net
-
-
-@settings(max_examples=6, deadline=None)
-@given(seeds)
-def test_switchable_scales_fold_into_the_extracted_model(switchable_net, seed):
-    check_extraction(switchable_net, SPACES["cifar"].sample(np.random.default_rng(seed)))
-
-
-def test_switchable_scales_extract_the_space_ends_equivalently(switchable_net):
-    for arch in (SPACES["cifar"].smallest(), SPACES["cifar"].largest()):
-        check_extraction(switchable_net, arch)
 
 
 def test_each_transformer_configuration_owns_its_scale():
