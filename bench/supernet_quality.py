@@ -194,13 +194,13 @@ def run_key(cfg: ExperimentConfig) -> str:
                        length=10)
 
 
-
 def trained_run_dir(cfg: ExperimentConfig) -> Path:
     """The full-scale run directory of ``cfg``'s trained supernet; exits naming the command that trains it."""
     run_dir = WORK / "full" / run_key(cfg) / "supernet"
     if not supernet_path(run_dir).exists():
         raise SystemExit(f"{supernet_path(run_dir)}: no supernet; run `python -m bench.supernet_quality --part train` first")
     return run_dir
+
 
 ADDED_FIELDS = {("training", "distill_from_epoch"): 0.0, ("training", "switchable_scales"): False,
                 ("sampling", "score_in_step"): False, ("sampling", "level_student"): True}

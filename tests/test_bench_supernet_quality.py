@@ -14,7 +14,6 @@ def test_the_speed_probe_is_read_from_the_inherited_scoring_record(tmp_path):
     assert sq.evaluate_inherited(tmp_path / "run", tmp_path, tmp_path, {}, [None] * 50, None) == record
 
 
-
 def test_the_shipped_recipe_and_the_one_before_find_their_cached_records():
     """The records committed under a run key are that recipe's figures: a recipe field added after
     a run was cached must not change its key at the value that trains as before."""

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from timm.layers import trunc_normal_
 from torch import nn
 
-from elasticvit.nn.elastic import ElasticOp, SwitchableScale
+from elasticvit.nn.elastic import ElasticOp, SwitchableScale, static_linear
 
 
 class ElasticQKV(ElasticOp):
@@ -58,10 +58,7 @@ class ElasticQKV(ElasticOp):
         return F.linear(x, self.active_weight(), self.active_bias())
 
     def to_static(self) -> nn.Linear:
-        weight, bias = self.active_weight(), self.active_bias()
-        linear = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
-        linear.load_state_dict({"weight": weight, **({"bias": bias} if bias is not None else {})})
-        return linear
+        return static_linear(self.active_weight(), self.active_bias())
 
 
 class ElasticValueConv(ElasticOp):
@@ -126,12 +123,7 @@ class ElasticProjection(ElasticOp):
         return F.linear(x, *self.active_parameters())
 
     def to_static(self) -> nn.Linear:
-        weight, bias = self.active_parameters()
-        linear = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
-        linear.weight.data.copy_(weight)
-        if bias is not None:
-            linear.bias.data.copy_(bias)
-        return linear
+        return static_linear(*self.active_parameters())
 
 
 class RelativePositionBias(nn.Module):

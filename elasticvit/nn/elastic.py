@@ -107,6 +107,13 @@ class ElasticDepthwiseConv2d(ElasticOp):
         return conv
 
 
+def static_linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Linear:
+    """A plain ``nn.Linear`` holding copies of an elastic layer's active ``weight`` and ``bias``."""
+    linear = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    linear.load_state_dict({"weight": weight, **({"bias": bias} if bias is not None else {})})
+    return linear
+
+
 class SwitchableScale(nn.Module):
     """Per-configuration output scales of a weight-shared linear layer (NASViT's switchable scaling).
 
@@ -162,12 +169,7 @@ class ElasticLinear(ElasticOp):
         return F.linear(x, *self.active_parameters())
 
     def to_static(self) -> nn.Linear:
-        weight, bias = self.active_parameters()
-        linear = nn.Linear(self.in_features, self.out_features, bias=bias is not None)
-        linear.weight.data.copy_(weight)
-        if bias is not None:
-            linear.bias.data.copy_(bias)
-        return linear
+        return static_linear(*self.active_parameters())
 
 
 class ElasticBatchNorm2d(nn.BatchNorm2d, ElasticOp):
